@@ -1,0 +1,155 @@
+"""Runs one submission on one workload: upstream's command line, flag names and meanings.
+
+  bazel run //algoperf:submission_runner -- --framework=jax --workload=mnist \
+      --submission_path=submissions/external_tuning/nadamw_baseline/jax_submission.py \
+      --tuning_search_space=submissions/external_tuning/nadamw_baseline/tuning_search_space.json \
+      --experiment_dir=/tmp/exp --experiment_name=nadamw --scale=lite
+
+External tuning runs --num_tuning_trials trials (a list search space in order, a dict through Halton);
+self-tuning runs one trial without hyperparameters. Logs: <experiment_dir>/<experiment_name>/
+<workload>_<framework>/trial_<i>/. Our additions: --scale (full, lite, smoke) and --rules_version.
+"""
+import os
+import sys
+import time
+from typing import List, Optional
+
+from absl import app
+from absl import flags
+
+flags.DEFINE_string('submission_path', None, 'Path to the submission file (any folder).')
+flags.DEFINE_string('workload', None, 'A registered workload key, e.g. mnist or imagenet_resnet_silu.')
+flags.DEFINE_enum('framework', None, ['jax', 'pytorch'], 'The framework of the submission.')
+flags.DEFINE_enum('tuning_ruleset', 'external', ['external', 'self'], 'The tuning ruleset.')
+flags.DEFINE_string('tuning_search_space', None, 'JSON search space (external tuning only).')
+flags.DEFINE_integer('num_tuning_trials', 1, 'Number of tuning trials (external tuning).')
+flags.DEFINE_string('data_dir', os.environ.get('ALGOPERF_DATA_DIR', '~/algoperf_data'), 'Dataset folder.')
+flags.DEFINE_string('imagenet_v2_data_dir', None, 'ImageNet-v2 folder (the ImageNet test split).')
+flags.DEFINE_string('librispeech_tokenizer_vocab_path', None, 'SentencePiece model of LibriSpeech.')
+flags.DEFINE_string('experiment_dir', None, 'Root folder of the logs.')
+flags.DEFINE_string('experiment_name', None, 'Name of this run (a sub-folder of experiment_dir).')
+flags.DEFINE_boolean('torch_compile', False, 'torch.compile the model (upstream defaults to True on GPU).')
+flags.DEFINE_boolean('save_checkpoints', True, 'Save a checkpoint after every eval.')
+flags.DEFINE_boolean('save_intermediate_checkpoints', True, 'Kept for upstream compatibility.')
+flags.DEFINE_boolean('resume_last_run', False, 'Continue the trials in the experiment folder.')
+flags.DEFINE_boolean('append_timestamp', False, 'Append a timestamp to the experiment name.')
+flags.DEFINE_boolean('use_wandb', False, 'Not supported; kept for upstream compatibility.')
+flags.DEFINE_boolean('profile', False, 'Not supported; kept for upstream compatibility.')
+flags.DEFINE_integer('max_global_steps', None, 'Stop each trial after this many steps.')
+flags.DEFINE_boolean('overwrite', False, 'Replace an existing experiment folder.')
+flags.DEFINE_integer('hparam_start_index', None, 'First trial to run (0-based).')
+flags.DEFINE_integer('hparam_end_index', None, 'One past the last trial to run.')
+flags.DEFINE_integer('rng_seed', None, 'Base seed; each trial derives its own seed from it.')
+flags.DEFINE_boolean('set_pytorch_max_split_size', False, 'Kept for upstream compatibility.')
+flags.DEFINE_integer('pytorch_eval_num_workers', 0, 'Kept for upstream compatibility.')
+flags.DEFINE_boolean('capture_jax_trace', False, 'Not supported; kept for upstream compatibility.')
+flags.DEFINE_boolean('skip_evals', False, 'Skip evals (timing runs).')
+flags.DEFINE_enum('scale', 'full', ['full', 'lite', 'smoke'], 'Workload scale (see DESIGN.md).')
+flags.DEFINE_enum('rules_version', 'v0.6', ['v0.5', 'v0.6'], 'Benchmark rules version.')
+FLAGS = flags.FLAGS
+
+
+def configure_frameworks(framework: str) -> None:
+  """Process-wide settings the rules fix, set before any JAX or torch work."""
+  if framework == 'pytorch':
+    os.environ.setdefault('JAX_PLATFORMS', 'cpu')  # JAX stays off the accelerators under PyTorch.
+  import jax  # pylint: disable=import-outside-toplevel
+  jax.config.update('jax_default_prng_impl', 'threefry2x32')
+  jax.config.update('jax_threefry_partitionable', True)
+  if framework == 'pytorch':
+    import torch  # pylint: disable=import-outside-toplevel
+    from algoperf import pytorch_utils  # pylint: disable=import-outside-toplevel
+    torch.backends.cudnn.benchmark = True
+    use_ddp, rank, _, _ = pytorch_utils.pytorch_setup()
+    pytorch_utils.pytorch_init(use_ddp, rank)
+
+
+def num_devices(framework: str) -> int:
+  if framework == 'jax':
+    import jax  # pylint: disable=import-outside-toplevel
+    return jax.local_device_count()
+  import torch.distributed as dist  # pylint: disable=import-outside-toplevel
+  return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def score_submission_on_workload(submission_path: str, workload_name: str, framework: str, ruleset: str,
+                                 search_space_path: Optional[str], num_tuning_trials: int, data_dir: str,
+                                 log_dir: str, rng_seed: int, scale: str, rules_version: str,
+                                 max_global_steps: Optional[int] = None, save_checkpoints: bool = True,
+                                 skip_evals: bool = False, imagenet_v2_data_dir: Optional[str] = None,
+                                 hparam_start_index: Optional[int] = None, hparam_end_index: Optional[int] = None,
+                                 flag_values=None, seed_key: str = '') -> List:
+  """Runs the trials of one submission on one workload into `log_dir`; returns their TrialResults."""
+  from algoperf import rules as rules_lib  # pylint: disable=import-outside-toplevel
+  from algoperf import submission_loader  # pylint: disable=import-outside-toplevel
+  from algoperf import trials as trials_lib  # pylint: disable=import-outside-toplevel
+  from algoperf import training_loop  # pylint: disable=import-outside-toplevel
+  from algoperf import tuning  # pylint: disable=import-outside-toplevel
+  from workloads import registry  # pylint: disable=import-outside-toplevel
+
+  submission = submission_loader.load_submission(submission_path)
+  rules = rules_lib.get_rules(rules_version)
+  if ruleset == 'external':
+    if not search_space_path:
+      raise ValueError('External tuning needs --tuning_search_space=FILE.json.')
+    space = tuning.load_search_space(search_space_path)
+    points = tuning.trials_for_run(space, num_tuning_trials, rng_seed, search_space_path)
+  else:
+    if search_space_path:
+      raise ValueError('Self-tuning takes no search space; drop --tuning_search_space.')
+    points = [None]
+  start = hparam_start_index or 0
+  end = len(points) if hparam_end_index is None else min(hparam_end_index, len(points))
+
+  def make_workload():
+    return registry.import_workload(workload_name, framework, scale=scale, rules_version=rules_version)
+
+  probe = make_workload()
+  if hasattr(probe, 'check_data'):
+    probe.check_data(data_dir)  # A missing dataset stops here, with the command that builds it.
+  batch_sizes = trials_lib.get_batch_sizes(submission, workload_name, registry.get_base_workload_name(workload_name),
+                                           probe, num_devices(framework))
+  config = training_loop.TrialConfig(framework=framework, ruleset=ruleset, rules=rules, data_dir=data_dir,
+                                     imagenet_v2_data_dir=imagenet_v2_data_dir, max_global_steps=max_global_steps,
+                                     save_checkpoints=save_checkpoints, skip_evals=skip_evals)
+  results = []
+  submission_name = os.path.basename(os.path.dirname(os.path.abspath(submission_path)))
+  for i in range(start, end):
+    trial_dir = os.path.join(log_dir, f'trial_{i + 1}')
+    seed = tuning.trial_seed(rng_seed, submission_name, workload_name, seed_key, i)
+    print(f'Trial {i + 1}/{len(points)} of {submission_name} on {workload_name} ({framework}, seed {seed})')
+    result = trials_lib.run_trial(make_workload, submission, batch_sizes, points[i], seed, trial_dir, config,
+                                  flag_values)
+    print(f'Trial {i + 1}: {result.status}{" (" + result.reason + ")" if result.reason else ""}, '
+          f'{result.global_step} steps, {result.submission_time:.1f}s of submission time.')
+    results.append(result)
+  return results
+
+
+def main(argv):
+  del argv
+  for name in ('submission_path', 'workload', 'framework', 'experiment_dir'):
+    if getattr(FLAGS, name) is None:
+      raise app.UsageError(f'--{name} is required.')
+  from algoperf import logger_utils  # pylint: disable=import-outside-toplevel
+  configure_frameworks(FLAGS.framework)
+  experiment_name = FLAGS.experiment_name or 'experiment'
+  if FLAGS.append_timestamp:
+    experiment_name += time.strftime('-%Y-%m-%d-%H-%M-%S')
+  rng_seed = FLAGS.rng_seed if FLAGS.rng_seed is not None else int.from_bytes(os.urandom(4), 'little') % 2**31
+  try:
+    log_dir = logger_utils.get_log_dir(FLAGS.experiment_dir, FLAGS.workload, FLAGS.framework, experiment_name,
+                                       FLAGS.resume_last_run, FLAGS.overwrite)
+    score_submission_on_workload(
+        FLAGS.submission_path, FLAGS.workload, FLAGS.framework, FLAGS.tuning_ruleset, FLAGS.tuning_search_space,
+        FLAGS.num_tuning_trials, os.path.expanduser(FLAGS.data_dir), log_dir, rng_seed, FLAGS.scale,
+        FLAGS.rules_version, FLAGS.max_global_steps, FLAGS.save_checkpoints, FLAGS.skip_evals,
+        FLAGS.imagenet_v2_data_dir, FLAGS.hparam_start_index, FLAGS.hparam_end_index,
+        flag_values=FLAGS.flag_values_dict(), seed_key=experiment_name)
+  except (ValueError, FileNotFoundError) as e:
+    print(f'error: {e}', file=sys.stderr)
+    sys.exit(2)
+
+
+if __name__ == '__main__':
+  app.run(main)

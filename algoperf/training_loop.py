@@ -1,0 +1,210 @@
+"""One trial: the training loop and the clock, with the timing rules of spec/harness.md §2.3.
+
+Timed (submission time): data_selection + update_params + loop overhead, and prepare_for_eval (v0.6).
+Untimed: set-up, init_optimizer_state, every eval, logging and checkpoints. An eval is due when the
+submission time since the last eval reaches the eval period, or when training completes; the budget is
+checked first, and no eval is recorded once the budget is spent. Training stops when the budget is spent,
+when both the validation and test targets are reached, or when training completes (TrainingCompleteError,
+max_global_steps).
+"""
+import dataclasses
+import inspect
+import math
+import os
+import types
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from algoperf import checkpoint_utils
+from algoperf import logger_utils
+from algoperf import random_utils as prng
+from algoperf import rules as rules_lib
+from algoperf import spec
+from algoperf.clock import Clock
+from algoperf.step_rngs import StepRngs
+
+
+class DivergedError(Exception):
+  """The loss or an eval metric became NaN or infinite: the trial cannot reach a target any more."""
+
+
+@dataclasses.dataclass
+class TrialConfig:
+  framework: str
+  ruleset: str  # 'external' or 'self'.
+  rules: rules_lib.Rules
+  data_dir: str
+  imagenet_v2_data_dir: Optional[str] = None
+  max_global_steps: Optional[int] = None
+  save_checkpoints: bool = True
+  skip_evals: bool = False
+  progress: Optional[Callable[[str], None]] = print  # One line per eval; None to stay quiet.
+
+
+def _initial_train_state() -> Dict[str, Any]:
+  return {
+      'validation_goal_reached': False,
+      'test_goal_reached': False,
+      'is_time_remaining': True,
+      'last_eval_time': 0.0,
+      'training_complete': False,
+      'accumulated_submission_time': 0.0,
+      'accumulated_eval_time': 0.0,
+      'accumulated_logging_time': 0.0,
+      'last_step_end_time': None,
+  }
+
+
+def _check_finite(metrics: Dict[str, Any]) -> None:
+  for name, value in metrics.items():
+    if isinstance(value, float) and not math.isfinite(value):
+      raise DivergedError(f'eval metric {name} is {value}')
+
+
+def _build_train_queue(workload: spec.Workload, data_rng, data_dir: str, batch_size: int, start_step: int):
+  """The training iterator; a resumed trial starts at its step where the workload supports it."""
+  kwargs = {}
+  if start_step and 'start_step' in inspect.signature(workload._build_input_queue).parameters:  # pylint: disable=protected-access
+    kwargs['start_step'] = start_step
+  queue = workload._build_input_queue(data_rng, 'train', data_dir=data_dir, global_batch_size=batch_size,  # pylint: disable=protected-access
+                                      **kwargs)
+  if start_step and not kwargs:
+    for _ in range(start_step):  # Replays the batches the checkpointed run had consumed.
+      next(queue)
+  return queue
+
+
+def train_once(workload: spec.Workload, submission: types.ModuleType, global_batch_size: int,
+               global_eval_batch_size: int, hyperparameters: Any, rng_seed: int, trial_dir: str,
+               config: TrialConfig) -> Tuple[float, Dict[str, Any]]:
+  """Trains one trial; returns (accumulated_submission_time, {'eval_results', 'global_step'})."""
+  framework = config.framework
+  prng.set_framework(framework)
+  rng = prng.PRNGKey(rng_seed)
+  data_rng, opt_init_rng, model_init_rng, rng = prng.split(rng, 4)
+  logger = logger_utils.MetricLogger(trial_dir)
+  workload.attach_metrics_logger(logger)
+
+  # Untimed set-up: model, optimizer, data.
+  model_params, model_state = workload.init_model_fn(model_init_rng)
+  optimizer_state = submission.init_optimizer_state(workload, model_params, model_state, hyperparameters,
+                                                    opt_init_rng)
+  train_state = _initial_train_state()
+  eval_results: List[Tuple[int, Dict[str, Any]]] = []
+  global_step, preemption_count = 0, 0
+  restored = checkpoint_utils.restore_checkpoint(trial_dir, framework, model_params, model_state,
+                                                 optimizer_state)
+  if restored is not None:
+    model_params, model_state = restored['model_params'], restored['model_state']
+    optimizer_state = restored['optimizer_state']
+    train_state.update(restored['train_state'])
+    eval_results = [tuple(r) for r in restored['eval_results']]
+    global_step = restored['global_step']
+    preemption_count = restored['preemption_count'] + 1
+  input_queue = _build_train_queue(workload, data_rng, config.data_dir, global_batch_size, global_step)
+  logger_utils.write_meta_data(trial_dir, preemption_count, workload, framework, rng_seed,
+                               {'global_batch_size': global_batch_size, 'ruleset': config.ruleset,
+                                'rules_version': config.rules.version})
+
+  clock = Clock(framework)
+  budget = rules_lib.budget_sec(workload.max_allowed_runtime_sec, config.ruleset, config.rules)
+  step_rngs = StepRngs(rng, config.rules.rng_splits_per_step, framework)
+  prepare_for_eval = getattr(submission, 'prepare_for_eval', None) if config.rules.has_prepare_for_eval else None
+  pass_train_state = config.rules.passes_train_state and 'train_state' in inspect.signature(
+      submission.update_params).parameters
+  model_params_types = workload.model_params_types
+
+  global_start_time = clock.now()
+  # On resume the clock restarts; the accumulated times carry on from the checkpoint.
+  train_state['last_step_end_time'] = global_start_time
+  if restored is not None:
+    train_state['last_eval_time'] = global_start_time
+
+  while (train_state['is_time_remaining'] and
+         not (train_state['validation_goal_reached'] and train_state['test_goal_reached']) and
+         not train_state['training_complete']):
+    step_keys = step_rngs(global_step)
+    data_select_rng, update_rng = step_keys[0], step_keys[1]
+    batch = submission.data_selection(workload, input_queue, optimizer_state, model_params, model_state,
+                                      hyperparameters, global_step, data_select_rng)
+    kwargs = {'train_state': types.MappingProxyType(train_state)} if pass_train_state else {}
+    try:
+      optimizer_state, model_params, model_state = submission.update_params(
+          workload=workload, current_param_container=model_params, current_params_types=model_params_types,
+          model_state=model_state, hyperparameters=hyperparameters, batch=batch,
+          loss_type=workload.loss_type, optimizer_state=optimizer_state, eval_results=eval_results,
+          global_step=global_step, rng=update_rng, **kwargs)
+    except spec.TrainingCompleteError:
+      train_state['training_complete'] = True
+    global_step += 1
+    if config.max_global_steps is not None and global_step >= config.max_global_steps:
+      train_state['training_complete'] = True
+
+    train_step_end_time = clock.now((optimizer_state, model_params, model_state))
+    train_state['accumulated_submission_time'] += train_step_end_time - train_state['last_step_end_time']
+
+    if _eval_due(train_state, train_step_end_time, workload.eval_period_time_sec, config.skip_evals):
+      if prepare_for_eval is not None:
+        prep_start = clock.now()
+        optimizer_state, model_params, model_state = prepare_for_eval(
+            workload=workload, current_param_container=model_params, current_params_types=model_params_types,
+            model_state=model_state, hyperparameters=hyperparameters, loss_type=workload.loss_type,
+            optimizer_state=optimizer_state, eval_results=eval_results, global_step=global_step,
+            rng=step_keys[2])
+        train_state['accumulated_submission_time'] += clock.now((optimizer_state, model_params,
+                                                                 model_state)) - prep_start
+      train_state['is_time_remaining'] = train_state['accumulated_submission_time'] < budget
+      if train_state['is_time_remaining']:
+        _run_eval(workload, global_eval_batch_size, model_params, model_state, step_keys[-1], config, clock,
+                  train_state, eval_results, global_step, preemption_count, global_start_time, logger)
+        if config.save_checkpoints:
+          log_start = clock.now()
+          checkpoint_utils.save_checkpoint(trial_dir, framework, model_params, model_state, optimizer_state,
+                                           train_state, eval_results, global_step, preemption_count)
+          train_state['accumulated_logging_time'] += clock.now() - log_start
+    train_state['last_step_end_time'] = clock.now()
+
+  logger.measurements.append({'score': train_state['accumulated_submission_time'], 'global_step': global_step,
+                              'preemption_count': preemption_count})
+  if config.save_checkpoints:
+    checkpoint_utils.save_checkpoint(trial_dir, framework, model_params, model_state, optimizer_state,
+                                     train_state, eval_results, global_step, preemption_count)
+  return train_state['accumulated_submission_time'], {'eval_results': eval_results, 'global_step': global_step,
+                                                       'train_state': train_state}
+
+
+def _eval_due(train_state: Dict[str, Any], now: float, eval_period: float, skip_evals: bool) -> bool:
+  """The eval gate: a period of time since the last eval ended, or the end of training."""
+  if skip_evals:
+    return False
+  return now - train_state['last_eval_time'] >= eval_period or train_state['training_complete']
+
+
+def _run_eval(workload, eval_batch_size, model_params, model_state, eval_rng, config: TrialConfig, clock: Clock,
+              train_state, eval_results, global_step, preemption_count, global_start_time, logger) -> None:
+  """Evaluates (untimed), updates the goal flags and writes the eval row."""
+  eval_start = clock.now()
+  metrics = workload.eval_model(eval_batch_size, model_params, model_state, eval_rng, config.data_dir,
+                                config.imagenet_v2_data_dir, global_step)
+  metrics = {k: float(v) for k, v in metrics.items()}
+  train_state['validation_goal_reached'] |= workload.has_reached_validation_target(metrics)
+  train_state['test_goal_reached'] |= workload.has_reached_test_target(metrics)
+  eval_end = clock.now()
+  train_state['last_eval_time'] = eval_end
+  train_state['accumulated_eval_time'] += eval_end - eval_start
+  metrics.update({
+      'score': train_state['accumulated_submission_time'],
+      'total_duration': eval_end - global_start_time,
+      'accumulated_submission_time': train_state['accumulated_submission_time'],
+      'accumulated_eval_time': train_state['accumulated_eval_time'],
+      'accumulated_logging_time': train_state['accumulated_logging_time'],
+  })
+  eval_results.append((global_step, metrics))
+  log_start = clock.now()
+  logger.append_scalar_metrics(metrics, global_step, preemption_count, is_eval=True)
+  if config.progress is not None:
+    name = workload.target_metric_name
+    config.progress(f'  step {global_step:>6}  submission time {train_state["accumulated_submission_time"]:8.2f}s'
+                    f'  validation/{name} {metrics.get("validation/" + name, float("nan")):.4f}'
+                    f'  (target {workload.validation_target_value})')
+  train_state['accumulated_logging_time'] += clock.now() - log_start
+  _check_finite(metrics)

@@ -1,0 +1,53 @@
+"""What every PyTorch workload shares: the device, DDP batch slicing and torch batches from numpy."""
+from typing import Any, Dict, Iterator, Optional
+
+import torch
+import torch.distributed as dist
+
+from algoperf import data_utils
+from algoperf import pytorch_utils
+from workloads.common.base import MappedIterable
+
+
+class PyTorchWorkloadMixin:
+  """Put before the framework-neutral base: `class MnistWorkload(PyTorchWorkloadMixin, BaseMnistWorkload)`."""
+  framework = 'pytorch'
+
+  @property
+  def device(self) -> torch.device:
+    return pytorch_utils.pytorch_setup()[2]
+
+  def _rank_and_world(self):
+    if dist.is_available() and dist.is_initialized():
+      return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+  def _to_device(self, batch: Dict[str, Any]) -> Dict[str, torch.Tensor]:
+    """Each DDP rank takes its contiguous slice of the global batch."""
+    rank, world = self._rank_and_world()
+    if world > 1:
+      per_rank = len(next(iter(batch.values()))) // world
+      batch = {k: v[rank * per_rank:(rank + 1) * per_rank] for k, v in batch.items()}
+    return data_utils.to_torch(batch, self.device)
+
+  def _build_input_queue(self, data_rng, split: str, data_dir: str, global_batch_size: int,
+                         cache: Optional[bool] = None, repeat_final_dataset: Optional[bool] = None,
+                         num_batches: Optional[int] = None, start_step: int = 0) -> Iterator[Dict[str, Any]]:
+    del cache, repeat_final_dataset, num_batches
+    numpy_queue = self._build_numpy_queue(data_rng, split, data_dir, global_batch_size, start_step=start_step)
+    if split == 'train':
+      return (self._to_device(batch) for batch in numpy_queue)
+    return MappedIterable(numpy_queue, self._to_device)
+
+  def _eval_batch(self, params, batch, model_state, rng):
+    with torch.no_grad():
+      metrics = self._eval_metrics(params, batch, model_state, rng)
+    totals = {k: v.detach() for k, v in metrics.items()}
+    rank, world = self._rank_and_world()
+    if world > 1:
+      for value in totals.values():
+        dist.all_reduce(value)
+    return {k: v.cpu().numpy() for k, v in totals.items()}
+
+  def _eval_metrics(self, params, batch, model_state, rng) -> Dict[str, torch.Tensor]:
+    raise NotImplementedError

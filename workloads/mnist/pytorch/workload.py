@@ -1,0 +1,70 @@
+"""MNIST in PyTorch."""
+import collections
+import contextlib
+from typing import Any, Dict, Optional
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel as DDP
+
+from algoperf import param_utils
+from algoperf import pytorch_utils
+from algoperf import spec
+from workloads.common import pytorch_losses
+from workloads.common.pytorch_workload import PyTorchWorkloadMixin
+from workloads.mnist.workload import BaseMnistWorkload
+
+
+class Model(nn.Module):
+  """784 -> Linear(128) -> sigmoid -> Linear(10); initialised like Flax's Dense."""
+
+  def __init__(self, num_hidden: int = 128, num_classes: int = 10):
+    super().__init__()
+    self.net = nn.Sequential(collections.OrderedDict([
+        ('layer1', nn.Linear(28 * 28, num_hidden)),
+        ('layer1_sig', nn.Sigmoid()),
+        ('layer2', nn.Linear(num_hidden, num_classes)),
+    ]))
+    for module in self.modules():
+      if isinstance(module, nn.Linear):
+        pytorch_losses.lecun_normal_(module.weight)
+        nn.init.zeros_(module.bias)
+
+  def forward(self, x: torch.Tensor) -> torch.Tensor:
+    return self.net(x.reshape(x.shape[0], -1))
+
+
+class MnistWorkload(PyTorchWorkloadMixin, BaseMnistWorkload):
+
+  def init_model_fn(self, rng: spec.RandomState) -> spec.ModelInitState:
+    from algoperf import random_utils as prng  # pylint: disable=import-outside-toplevel
+    torch.manual_seed(prng.to_seed(rng))
+    model = Model()
+    self._param_shapes = {k: spec.ShapeTuple(v.shape) for k, v in model.named_parameters()}
+    self._param_types = param_utils.pytorch_param_types(dict(model.named_parameters()))
+    use_ddp, rank, device, _ = pytorch_utils.pytorch_setup()
+    model.to(device)
+    if use_ddp:
+      model = DDP(model, device_ids=[rank] if device.type == 'cuda' else None)
+    return model, None
+
+  def model_fn(self, params: spec.ParameterContainer, augmented_and_preprocessed_input_batch: Dict[str, Any],
+               model_state: spec.ModelAuxiliaryState, mode: spec.ForwardPassMode, rng: spec.RandomState,
+               update_batch_norm: bool, dropout_rate: Optional[float] = None):
+    del rng, update_batch_norm, dropout_rate
+    model = params
+    model.train(mode == spec.ForwardPassMode.TRAIN)
+    context = torch.no_grad if mode == spec.ForwardPassMode.EVAL else contextlib.nullcontext
+    with context():
+      logits = model(augmented_and_preprocessed_input_batch['inputs'])
+    return logits, model_state
+
+  def loss_fn(self, label_batch, logits_batch, mask_batch=None, label_smoothing: float = 0.0):
+    return pytorch_losses.softmax_cross_entropy(label_batch, logits_batch, mask_batch, label_smoothing)
+
+  def _eval_metrics(self, params, batch, model_state, rng):
+    logits, _ = self.model_fn(params, batch, model_state, spec.ForwardPassMode.EVAL, rng, False)
+    weights = batch['weights']
+    correct = ((logits.argmax(dim=-1) == batch['targets']).float() * weights).sum()
+    loss = self.loss_fn(batch['targets'], logits, weights)['summed']
+    return {'accuracy': correct, 'loss': loss}
