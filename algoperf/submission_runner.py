@@ -132,17 +132,18 @@ def main(argv):
     if getattr(FLAGS, name) is None:
       raise app.UsageError(f'--{name} is required.')
   from algoperf import logger_utils  # pylint: disable=import-outside-toplevel
+  from algoperf.paths import resolve_user_path  # pylint: disable=import-outside-toplevel
   configure_frameworks(FLAGS.framework)
   experiment_name = FLAGS.experiment_name or 'experiment'
   if FLAGS.append_timestamp:
     experiment_name += time.strftime('-%Y-%m-%d-%H-%M-%S')
   rng_seed = FLAGS.rng_seed if FLAGS.rng_seed is not None else int.from_bytes(os.urandom(4), 'little') % 2**31
   try:
-    log_dir = logger_utils.get_log_dir(FLAGS.experiment_dir, FLAGS.workload, FLAGS.framework, experiment_name,
+    log_dir = logger_utils.get_log_dir(resolve_user_path(FLAGS.experiment_dir), FLAGS.workload, FLAGS.framework, experiment_name,
                                        FLAGS.resume_last_run, FLAGS.overwrite)
     score_submission_on_workload(
-        FLAGS.submission_path, FLAGS.workload, FLAGS.framework, FLAGS.tuning_ruleset, FLAGS.tuning_search_space,
-        FLAGS.num_tuning_trials, os.path.expanduser(FLAGS.data_dir), log_dir, rng_seed, FLAGS.scale,
+        resolve_user_path(FLAGS.submission_path), FLAGS.workload, FLAGS.framework, FLAGS.tuning_ruleset,
+        resolve_user_path(FLAGS.tuning_search_space), FLAGS.num_tuning_trials, resolve_user_path(FLAGS.data_dir), log_dir, rng_seed, FLAGS.scale,
         FLAGS.rules_version, FLAGS.max_global_steps, FLAGS.save_checkpoints, FLAGS.skip_evals,
         FLAGS.imagenet_v2_data_dir, FLAGS.hparam_start_index, FLAGS.hparam_end_index,
         flag_values=FLAGS.flag_values_dict(), seed_key=experiment_name)

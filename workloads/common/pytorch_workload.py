@@ -17,6 +17,20 @@ class PyTorchWorkloadMixin:
   def device(self) -> torch.device:
     return pytorch_utils.pytorch_setup()[2]
 
+  def _place_model(self, model: torch.nn.Module) -> torch.nn.Module:
+    """Moves a new model to the device and wraps it in DDP under torchrun.
+
+    A model built under `with torch.device('meta')` (parameter counting) stays where it is.
+    """
+    if any(p.is_meta for p in model.parameters()):
+      return model
+    use_ddp, rank, device, _ = pytorch_utils.pytorch_setup()
+    model.to(device)
+    if use_ddp:
+      from torch.nn.parallel import DistributedDataParallel  # pylint: disable=import-outside-toplevel
+      model = DistributedDataParallel(model, device_ids=[rank] if device.type == 'cuda' else None)
+    return model
+
   def _rank_and_world(self):
     if dist.is_available() and dist.is_initialized():
       return dist.get_rank(), dist.get_world_size()

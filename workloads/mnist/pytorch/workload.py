@@ -5,10 +5,8 @@ from typing import Any, Dict, Optional
 
 import torch
 from torch import nn
-from torch.nn.parallel import DistributedDataParallel as DDP
 
 from algoperf import param_utils
-from algoperf import pytorch_utils
 from algoperf import spec
 from workloads.common import pytorch_losses
 from workloads.common.pytorch_workload import PyTorchWorkloadMixin
@@ -42,11 +40,7 @@ class MnistWorkload(PyTorchWorkloadMixin, BaseMnistWorkload):
     model = Model()
     self._param_shapes = {k: spec.ShapeTuple(v.shape) for k, v in model.named_parameters()}
     self._param_types = param_utils.pytorch_param_types(dict(model.named_parameters()))
-    use_ddp, rank, device, _ = pytorch_utils.pytorch_setup()
-    model.to(device)
-    if use_ddp:
-      model = DDP(model, device_ids=[rank] if device.type == 'cuda' else None)
-    return model, None
+    return self._place_model(model), None
 
   def model_fn(self, params: spec.ParameterContainer, augmented_and_preprocessed_input_batch: Dict[str, Any],
                model_state: spec.ModelAuxiliaryState, mode: spec.ForwardPassMode, rng: spec.RandomState,
