@@ -34,6 +34,8 @@ def get_batch_sizes(submission, workload_name: str, base_workload_name: str, wor
     batch_size = submission.get_batch_size(workload_name)
   except ValueError:
     batch_size = submission.get_batch_size(base_workload_name)
+  if hasattr(workload, 'scaled_batch_size'):
+    batch_size = workload.scaled_batch_size(batch_size)  # Reduced scales shrink every submission's batch alike.
   if num_devices > 1 and batch_size % num_devices:
     raise SubmissionError(f'The batch size {batch_size} from get_batch_size({workload_name!r}) is not '
                           f'divisible by the {num_devices} devices; return a multiple of {num_devices}.')

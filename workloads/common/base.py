@@ -32,6 +32,9 @@ class ScaleConfig:
   # v0.5 had other budgets and step hints for some workloads (spec/harness.md §3.1).
   max_allowed_runtime_sec_v05: Optional[int] = None
   step_hint_v05: Optional[int] = None
+  # The runner divides the submission's batch size by this at reduced scales (CPU-sized steps); the same
+  # for every submission, so relative comparisons keep their meaning.
+  batch_size_divisor: int = 1
   # Our own targets (lite, smoke) are provisional until set with the target-setting protocol.
   provisional_targets: bool = False
   model: Mapping[str, Any] = dataclasses.field(default_factory=dict)
@@ -102,6 +105,9 @@ class ScaledWorkload(spec.Workload):
     if self.rules_version == 'v0.5' and self.config.step_hint_v05:
       return self.config.step_hint_v05
     return self.config.step_hint
+
+  def scaled_batch_size(self, submission_batch_size: int) -> int:
+    return max(1, submission_batch_size // self.config.batch_size_divisor)
 
   @property
   def provisional_targets(self) -> bool:
