@@ -11,8 +11,10 @@ from algoperf import random_utils as prng
 from algoperf import spec
 from workloads import registry
 from workloads.common import param_count
+from workloads.mnist import twins
 
-DATA_DIR = os.path.join(os.path.dirname(__file__), '..', '..', 'tools', 'datasets', 'smoke')
+DATA_DIR = os.environ.get('MNIST_SMOKE_DATA_DIR',
+                          os.path.join(os.path.dirname(__file__), '..', '..', 'tools', 'datasets', 'smoke'))
 
 
 def _workloads(scale='smoke'):
@@ -33,10 +35,7 @@ def _mapped_models():
   params, _ = jax_workload.init_model_fn(jax.random.PRNGKey(0))
   prng.set_framework('pytorch')
   model, _ = torch_workload.init_model_fn(prng.PRNGKey(0))
-  with torch.no_grad():
-    for layer, dense in (('layer1', 'Dense_0'), ('layer2', 'Dense_1')):
-      getattr(model.net, layer).weight.copy_(torch.from_numpy(np.asarray(params[dense]['kernel']).T))
-      getattr(model.net, layer).bias.copy_(torch.from_numpy(np.asarray(params[dense]['bias'])))
+  twins.copy_jax_params_to_torch(params, model)
   return jax_workload, torch_workload, params, model
 
 

@@ -26,11 +26,12 @@ class BaseMnistWorkload(ScaledWorkload):
           eval_batch_size=2_000, validation_target_value=0.93, test_target_value=0.925,
           max_allowed_runtime_sec=30, eval_period_time_sec=1, step_hint=3_000,
           provisional_targets=True),
-      # Unit tests: a slice of the digits that any build of the dataset holds.
+      # Unit tests: a slice of the digits that any build of the dataset holds. The targets are the
+      # published ones, out of reach here, so that tests control when a run stops.
       'smoke': ScaleConfig(
           num_train_examples=2_000, num_validation_examples=500, num_test_examples=500,
-          eval_batch_size=500, validation_target_value=0.8, test_target_value=0.8,
-          max_allowed_runtime_sec=30, eval_period_time_sec=1, step_hint=500,
+          eval_batch_size=500, validation_target_value=0.97, test_target_value=0.97,
+          max_allowed_runtime_sec=600, eval_period_time_sec=1, step_hint=500,
           provisional_targets=True),
   }
   target_metric_name = 'accuracy'

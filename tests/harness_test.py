@@ -1,0 +1,207 @@
+"""The runner's rules, end to end on the MNIST smoke workload: the clock, evals, budgets, early stops,
+crashed and diverged trials, seeds, bad submissions and search spaces."""
+import csv
+import json
+import os
+import time
+
+import pytest
+
+from algoperf import rules as rules_lib
+from algoperf import runner
+from algoperf import submission_loader
+from algoperf import training_loop
+from algoperf import trials as trials_lib
+from algoperf import tuning
+from workloads.mnist.pytorch.workload import MnistWorkload
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
+# Under Bazel the fixture is the //tools/datasets:mnist_smoke_data genrule; outside, point the variable at one.
+DATA_DIR = os.environ.get('MNIST_SMOKE_DATA_DIR', os.path.join(ROOT, 'tools', 'datasets', 'smoke'))
+FAULTY = os.path.join(ROOT, 'tests', 'testdata', 'faulty', 'submission.py')
+UPSTREAM = os.path.join(ROOT, 'tests', 'testdata', 'upstream_submission', 'submission.py')
+
+
+class TimedMnist(MnistWorkload):
+  """MNIST smoke with a short eval period and budget, and evals that take a known time."""
+  eval_sleep_sec = 0.2
+  period_sec = 0.3
+  budget_sec = 60
+
+  @property
+  def eval_period_time_sec(self):
+    return self.period_sec
+
+  @property
+  def max_allowed_runtime_sec(self):
+    return self.budget_sec
+
+  def eval_model(self, *args, **kwargs):
+    time.sleep(self.eval_sleep_sec)
+    return super().eval_model(*args, **kwargs)
+
+
+def _eval_rows(trial_dir):
+  with open(os.path.join(trial_dir, 'eval_measurements.csv')) as f:
+    return [{k: float(v) for k, v in row.items() if v != ''} for row in csv.DictReader(f)]
+
+
+def _train(tmp_path, workload, hparams, ruleset='external', max_global_steps=None, version='v0.6'):
+  submission = submission_loader.load_submission(FAULTY)
+  config = training_loop.TrialConfig(framework='pytorch', ruleset=ruleset, rules=rules_lib.get_rules(version),
+                                     data_dir=DATA_DIR, max_global_steps=max_global_steps, progress=None)
+  trial_dir = str(tmp_path / 'trial_1')
+  os.makedirs(trial_dir, exist_ok=True)
+  time_sec, info = training_loop.train_once(workload, submission, 32, 500, tuning.to_hyperparameters(hparams),
+                                            0, trial_dir, config)
+  return time_sec, info, trial_dir
+
+
+def test_submission_time_counts_steps_and_not_evals(tmp_path):
+  workload = TimedMnist(scale='smoke')
+  workload.eval_sleep_sec = 0.5
+  start = time.time()
+  time_sec, info, trial_dir = _train(tmp_path, workload, {'mode': 'sleep', 'sleep_sec': 0.05},
+                                     max_global_steps=20)
+  wall = time.time() - start
+  rows = _eval_rows(trial_dir)
+  assert info['global_step'] == 20
+  assert len(rows) >= 3 and rows[-1]['global_step'] == 20  # Evals during training, and one at the end.
+  assert time_sec >= 20 * 0.05  # Every step's sleep is on the clock...
+  assert time_sec <= wall - 0.5 * len(rows)  # ...and no eval's (this fails if evals were counted).
+  assert rows[-1]['accumulated_eval_time'] >= 0.5 * len(rows)
+  previous = 0.0
+  for row in rows:  # At every eval, the clock shows at least the steps done so far, and only grows.
+    assert row['accumulated_submission_time'] >= row['global_step'] * 0.05
+    assert row['accumulated_submission_time'] >= previous
+    previous = row['accumulated_submission_time']
+    assert row['score'] == row['accumulated_submission_time']
+    assert row['total_duration'] >= row['accumulated_submission_time'] + row['accumulated_eval_time'] - 1e-6
+
+
+def test_eval_gate_waits_one_period_of_submission_time(tmp_path):
+  workload = TimedMnist(scale='smoke')
+  workload.eval_sleep_sec = 0.0
+  _, _, trial_dir = _train(tmp_path, workload, {'mode': 'sleep', 'sleep_sec': 0.05}, max_global_steps=24)
+  rows = _eval_rows(trial_dir)
+  assert rows[0]['global_step'] == 1  # The first step is always followed by an eval (last_eval_time starts at 0).
+  for a, b in zip(rows[:-2], rows[1:-1]):  # The last eval is the end-of-training one.
+    # At least one period of submission time between evals; steps of >= 50 ms fit at most 7 in 0.3 s.
+    assert b['accumulated_submission_time'] - a['accumulated_submission_time'] >= 0.3 - 0.01
+    assert 1 <= b['global_step'] - a['global_step'] <= 7
+
+
+@pytest.mark.parametrize('ruleset,factor', [('external', 1.0), ('self', 1.5)])
+def test_budget_stops_training_and_no_eval_after_it(tmp_path, ruleset, factor):
+  workload = TimedMnist(scale='smoke')
+  workload.budget_sec, workload.eval_sleep_sec = 0.5, 0.0
+  time_sec, _, trial_dir = _train(tmp_path, workload, {'mode': 'sleep', 'sleep_sec': 0.05}, ruleset=ruleset)
+  budget = 0.5 * factor
+  assert time_sec >= budget  # Stops at the first eval gate past the budget, not before...
+  assert all(r['accumulated_submission_time'] < budget for r in _eval_rows(trial_dir))  # ...no eval after.
+
+
+def test_v05_self_tuning_budget_is_three_times(tmp_path):
+  assert rules_lib.budget_sec(100, 'self', rules_lib.get_rules('v0.5')) == 300
+  assert rules_lib.budget_sec(100, 'self', rules_lib.get_rules('v0.6')) == 150
+  assert rules_lib.budget_sec(100, 'external', rules_lib.get_rules('v0.5')) == 100
+
+
+def test_training_complete_error_ends_with_a_final_eval(tmp_path):
+  workload = TimedMnist(scale='smoke')
+  workload.period_sec, workload.eval_sleep_sec = 100.0, 0.0
+  _, info, trial_dir = _train(tmp_path, workload, {'mode': 'complete'})
+  steps = [int(r['global_step']) for r in _eval_rows(trial_dir)]
+  assert info['global_step'] == 5 and steps == [1, 5]
+
+
+def test_reaching_both_targets_stops_early(tmp_path):
+  workload = TimedMnist(scale='smoke')
+  workload.eval_sleep_sec, workload.period_sec = 0.0, 0.0
+  # Targets of 0 accuracy are met at the first eval: training stops after step 1.
+  workload.config = type(workload.config)(**{**workload.config.__dict__, 'validation_target_value': 0.0,
+                                             'test_target_value': 0.0})
+  _, info, _ = _train(tmp_path, workload, {'mode': 'sleep', 'sleep_sec': 0.0}, max_global_steps=100)
+  assert info['global_step'] == 1
+
+
+def _run(tmp_path, points, max_global_steps=50, seed=0, name='run'):
+  space = tmp_path / f'{name}.json'
+  space.write_text(json.dumps(points))
+  return runner.score_submission_on_workload(
+      FAULTY, 'mnist', 'pytorch', 'external', str(space), len(points), DATA_DIR, str(tmp_path / name), seed,
+      'smoke', 'v0.6', max_global_steps=max_global_steps)
+
+
+def test_crashed_and_diverged_trials_are_recorded_and_the_study_goes_on(tmp_path):
+  results = _run(tmp_path, [{'mode': 'diverge'}, {'mode': 'crash'}, {'mode': 'sleep', 'sleep_sec': 0.0}])
+  assert [r.status for r in results] == ['diverged', 'failed', 'completed']
+  assert 'nan' in results[0].reason.lower()
+  with open(os.path.join(results[1].trial_dir, 'trial.log')) as f:
+    log = f.read()
+  assert 'deliberate failure at step 3' in log and 'Traceback' in log
+  for result in results:
+    with open(os.path.join(result.trial_dir, 'status.json')) as f:
+      assert json.load(f)['status'] == result.status
+  assert results[2].global_step == 50
+
+
+def test_each_trial_has_its_own_seed_and_reruns_repeat(tmp_path):
+  points = [{'mode': 'sleep', 'sleep_sec': 0.0}] * 2
+  first = _run(tmp_path, points, max_global_steps=30, seed=7, name='a')
+  again = _run(tmp_path, points, max_global_steps=30, seed=7, name='b')
+  seeds = [json.load(open(os.path.join(r.trial_dir, 'meta_data_0.json')))['rng_seed'] for r in first + again]
+  assert seeds[0] != seeds[1] and seeds[:2] == seeds[2:]
+  assert first[0].last_eval['validation/loss'] != first[1].last_eval['validation/loss']
+  assert [r.last_eval['validation/loss'] for r in first] == [r.last_eval['validation/loss'] for r in again]
+
+
+def test_trial_seeds_depend_on_every_coordinate():
+  base = tuning.trial_seed(0, 'sub', 'mnist', 0, 0)
+  others = [tuning.trial_seed(1, 'sub', 'mnist', 0, 0), tuning.trial_seed(0, 'other', 'mnist', 0, 0),
+            tuning.trial_seed(0, 'sub', 'cifar', 0, 0), tuning.trial_seed(0, 'sub', 'mnist', 1, 0),
+            tuning.trial_seed(0, 'sub', 'mnist', 0, 1)]
+  assert base not in others and len(set(others)) == len(others)
+  assert base == tuning.trial_seed(0, 'sub', 'mnist', 0, 0)
+
+
+def test_submission_missing_a_function_is_named_before_training(tmp_path):
+  path = tmp_path / 'incomplete.py'
+  path.write_text('def get_batch_size(name):\n  return 8\n\ndef data_selection(*a):\n  pass\n')
+  with pytest.raises(submission_loader.SubmissionError, match='init_optimizer_state, update_params'):
+    submission_loader.load_submission(str(path))
+
+
+def test_malformed_search_space_names_the_key_and_the_file(tmp_path):
+  path = tmp_path / 'space.json'
+  path.write_text(json.dumps({'learning_rate': {'min': 1e-3, 'scaling': 'log'}}))
+  with pytest.raises(ValueError, match=r'space\.json.*"learning_rate" needs "min" and "max"'):
+    tuning.load_search_space(str(path))
+  path.write_text(json.dumps({'learning_rate': {'min': 0.0, 'max': 1.0, 'scaling': 'log'}}))
+  with pytest.raises(ValueError, match='"learning_rate" uses log scaling'):
+    tuning.load_search_space(str(path))
+  path.write_text('[{"lr": [1, 2]}]')
+  with pytest.raises(ValueError, match='point 0 key "lr"'):
+    tuning.load_search_space(str(path))
+
+
+def test_batch_size_must_divide_over_the_devices():
+  submission = submission_loader.load_submission(FAULTY)
+  workload = MnistWorkload(scale='smoke')
+  with pytest.raises(submission_loader.SubmissionError, match='not divisible by the 3 devices'):
+    trials_lib.get_batch_sizes(submission, 'mnist', 'mnist', workload, 3)
+  assert trials_lib.get_batch_sizes(submission, 'mnist', 'mnist', workload, 2) == (32, 500)
+
+
+def test_upstream_format_submission_runs_unchanged_from_any_folder(tmp_path):
+  folder = tmp_path / 'elsewhere' / 'my_algorithm'
+  folder.mkdir(parents=True)
+  for name in ('submission.py', 'tuning_search_space.json', '__init__.py'):
+    (folder / name).write_text(open(os.path.join(os.path.dirname(UPSTREAM), name)).read())
+  results = runner.score_submission_on_workload(
+      str(folder / 'submission.py'), 'mnist', 'pytorch', 'external', str(folder / 'tuning_search_space.json'),
+      2, DATA_DIR, str(tmp_path / 'logs'), 0, 'smoke', 'v0.6', max_global_steps=200)
+  assert [r.status for r in results] == ['completed', 'completed']
+  assert all(r.last_eval['validation/accuracy'] > 0.5 for r in results)  # SGD learned something.
+  assert json.load(open(os.path.join(results[1].trial_dir, 'hparams.json'))) == {'learning_rate': 0.05,
+                                                                                  'momentum': 0.5}

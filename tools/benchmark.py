@@ -1,0 +1,201 @@
+"""The main job: submissions x workloads x frameworks x studies x trials, then the leaderboard.
+
+  bazel run //tools:benchmark                       # the default suite (MNIST, lite scale, v0.6 rules)
+  bazel run //tools:benchmark -- --workloads=mnist,cifar --submissions=nadamw_baseline --framework=jax \
+      --num_studies=1 --num_trials=2 --experiment_dir=/tmp/bench --seed=0
+
+Datasets that are missing are built first (tools:make_datasets). Trials follow the rules (per-study draws
+from the search space, per-trial seeds); each prints one line when it ends, and long trials print a
+progress line every --progress_sec. The experiment folder has upstream's layout
+<experiment_dir>/<submission>/study_<k>/<workload>_<framework>/trial_<i>/, and the leaderboard goes to
+<experiment_dir>/leaderboard/.
+"""
+import dataclasses
+import os
+import sys
+import time
+from typing import Dict, List, Optional
+
+from absl import app
+from absl import flags
+
+flags.DEFINE_list('workloads', ['mnist'], 'Workload keys to run.')
+flags.DEFINE_list('submissions', ['nadamw_baseline'], 'Submission folders under submissions/<ruleset>/.')
+flags.DEFINE_enum('framework', 'both', ['jax', 'pytorch', 'both'], 'Frameworks to run.')
+flags.DEFINE_enum('ruleset', 'external', ['external', 'self'], 'Tuning ruleset.')
+flags.DEFINE_enum('rules_version', 'v0.6', ['v0.5', 'v0.6'], 'Rules version.')
+flags.DEFINE_integer('num_studies', None, 'Studies per workload (default: the rules).')
+flags.DEFINE_integer('num_trials', None, 'Trials per study for external tuning (default: the rules).')
+flags.DEFINE_enum('scale', 'lite', ['full', 'lite', 'smoke'], 'Workload scale.')
+flags.DEFINE_string('experiment_dir', None, 'Output folder (default: ~/algoperf_experiments/<time>).')
+flags.DEFINE_string('data_dir', os.environ.get('ALGOPERF_DATA_DIR', '~/algoperf_data'), 'Dataset folder.')
+flags.DEFINE_integer('seed', 0, 'Base seed; every trial derives its own.')
+flags.DEFINE_integer('max_global_steps', None, 'Cap on steps per trial (for quick looks).')
+flags.DEFINE_float('progress_sec', 30.0, 'Seconds between progress lines within a long trial.')
+FLAGS = flags.FLAGS
+
+SUBMISSIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'submissions')
+
+
+@dataclasses.dataclass
+class Plan:
+  """One (submission, workload, framework, study): the trials to run and where."""
+  submission: str
+  workload: str
+  framework: str
+  study: int
+  log_dir: str
+  points: List[Optional[Dict]]
+
+
+def submission_files(name: str, ruleset: str, framework: str):
+  """(submission.py, search space or None) of a submission folder."""
+  folder = os.path.join(SUBMISSIONS_DIR, f'{ruleset}_tuning', name)
+  if not os.path.isdir(folder):
+    known = sorted(os.listdir(os.path.join(SUBMISSIONS_DIR, f'{ruleset}_tuning')))
+    raise ValueError(f'No {ruleset}-tuning submission {name!r}; choose from: {", ".join(known)}.')
+  path = os.path.join(folder, f'{framework}_submission.py')
+  if not os.path.exists(path):
+    raise ValueError(f'Submission {name!r} has no {framework} version ({path} is missing); pick the other '
+                     'framework with --framework.')
+  space = os.path.join(folder, 'tuning_search_space.json')
+  return path, (space if ruleset == 'external' else None)
+
+
+def dataset_of(workload_name: str) -> str:
+  from workloads import registry  # pylint: disable=import-outside-toplevel
+  entry = registry.WORKLOADS[workload_name]
+  return getattr(registry, 'DATASETS', {}).get(entry.package, entry.package)
+
+
+def ensure_datasets(workload_names: List[str], data_dir: str) -> None:
+  from tools import datasets  # pylint: disable=import-outside-toplevel
+  for dataset in sorted({dataset_of(w) for w in workload_names}):
+    start = time.time()
+    folder = datasets.build(dataset, data_dir)
+    print(f'dataset {dataset}: {folder} ({time.time() - start:.1f}s)', flush=True)
+
+
+def make_plans(experiment_dir: str, frameworks: List[str], num_studies: int, num_trials: int) -> List[Plan]:
+  from algoperf import tuning  # pylint: disable=import-outside-toplevel
+  plans = []
+  for submission in FLAGS.submissions:
+    for workload in FLAGS.workloads:
+      for framework in frameworks:
+        _, space_path = submission_files(submission, FLAGS.ruleset, framework)
+        if space_path:
+          space = tuning.load_search_space(space_path)
+          seed = tuning.trial_seed(FLAGS.seed, submission, workload, 'search', 0)
+          studies = tuning.trials_for_studies(space, num_studies, num_trials, seed, space_path)
+        else:
+          studies = [[None] for _ in range(num_studies)]
+        for study, points in enumerate(studies):
+          log_dir = os.path.join(experiment_dir, submission, f'study_{study}', f'{workload}_{framework}')
+          plans.append(Plan(submission, workload, framework, study, log_dir, points))
+  return plans
+
+
+def run_plan(plan: Plan, counter: List[int], total: int, rules) -> List:
+  from algoperf import submission_loader  # pylint: disable=import-outside-toplevel
+  from algoperf import trials as trials_lib  # pylint: disable=import-outside-toplevel
+  from algoperf import training_loop  # pylint: disable=import-outside-toplevel
+  from algoperf import tuning  # pylint: disable=import-outside-toplevel
+  from algoperf import random_utils as prng  # pylint: disable=import-outside-toplevel
+  from workloads import registry  # pylint: disable=import-outside-toplevel
+
+  path, _ = submission_files(plan.submission, FLAGS.ruleset, plan.framework)
+  submission = submission_loader.load_submission(path)
+  prng.set_framework(plan.framework)
+
+  def make_workload():
+    return registry.import_workload(plan.workload, plan.framework, scale=FLAGS.scale,
+                                    rules_version=FLAGS.rules_version)
+
+  from algoperf.runner import num_devices  # pylint: disable=import-outside-toplevel
+  probe = make_workload()
+  batch_sizes = trials_lib.get_batch_sizes(submission, plan.workload, registry.get_base_workload_name(plan.workload),
+                                           probe, num_devices(plan.framework))
+  results = []
+  for i, point in enumerate(plan.points):
+    counter[0] += 1
+    label = (f'[{counter[0]}/{total}] {plan.submission} {plan.workload} {plan.framework} '
+             f'study {plan.study} trial {i + 1}')
+    config = training_loop.TrialConfig(
+        framework=plan.framework, ruleset=FLAGS.ruleset, rules=rules, data_dir=FLAGS.data_dir,
+        max_global_steps=FLAGS.max_global_steps, progress=_throttled_printer(label, FLAGS.progress_sec))
+    seed = tuning.trial_seed(FLAGS.seed, plan.submission, plan.workload, plan.study, i)
+    start = time.time()
+    result = trials_lib.run_trial(make_workload, submission, batch_sizes, point, seed,
+                                  os.path.join(plan.log_dir, f'trial_{i + 1}'), config,
+                                  {'benchmark': True, 'scale': FLAGS.scale, 'rules_version': FLAGS.rules_version})
+    metric = f'validation/{probe.target_metric_name}'
+    last = result.last_eval.get(metric) if result.last_eval else None
+    reached = 'reached target' if result.reached_validation_target else 'missed target'
+    last_text = f'{metric} {last:.4f}' if isinstance(last, float) else 'no eval'
+    print(f'{label}: {result.status}, {reached}; step {result.global_step}, submission time '
+          f'{result.submission_time:.1f}s, last {last_text} ({time.time() - start:.0f}s wall)'
+          f'{" - " + result.reason if result.reason else ""}', flush=True)
+    results.append(result)
+  return results
+
+
+def _throttled_printer(label: str, every_sec: float):
+  last = [time.time()]
+
+  def progress(line: str) -> None:
+    if time.time() - last[0] >= every_sec:
+      last[0] = time.time()
+      print(f'{label}:{line}', flush=True)
+  return progress
+
+
+def main(argv):
+  del argv
+  from algoperf import rules as rules_lib  # pylint: disable=import-outside-toplevel
+  from algoperf.paths import resolve_user_path  # pylint: disable=import-outside-toplevel
+  from algoperf.runner import configure_frameworks  # pylint: disable=import-outside-toplevel
+  started = time.time()
+  frameworks = ['jax', 'pytorch'] if FLAGS.framework == 'both' else [FLAGS.framework]
+  for framework in reversed(frameworks):
+    configure_frameworks(framework)
+  rules = rules_lib.get_rules(FLAGS.rules_version)
+  num_studies = FLAGS.num_studies or rules.num_studies
+  num_trials = 1 if FLAGS.ruleset == 'self' else (FLAGS.num_trials or rules.num_trials)
+  FLAGS.data_dir = resolve_user_path(FLAGS.data_dir)
+  experiment_dir = resolve_user_path(FLAGS.experiment_dir or os.path.join(
+      '~/algoperf_experiments', time.strftime('benchmark-%Y%m%d-%H%M%S')))
+  try:
+    ensure_datasets(FLAGS.workloads, FLAGS.data_dir)
+    plans = make_plans(experiment_dir, frameworks, num_studies, num_trials)
+    total = sum(len(p.points) for p in plans)
+    print(f'{total} trials: {len(FLAGS.submissions)} submission(s) x {len(FLAGS.workloads)} workload(s) x '
+          f'{len(frameworks)} framework(s) x {num_studies} studies x {num_trials} trial(s); scale {FLAGS.scale}, '
+          f'rules {FLAGS.rules_version}, {FLAGS.ruleset} tuning; logs in {experiment_dir}', flush=True)
+    counter = [0]
+    for plan in plans:
+      run_plan(plan, counter, total, rules)
+  except ValueError as e:
+    print(f'error: {e}', file=sys.stderr)
+    sys.exit(2)
+  write_results(experiment_dir, num_studies, num_trials)
+  print(f'done in {time.time() - started:.0f}s; experiment folder {experiment_dir}')
+
+
+def write_results(experiment_dir: str, num_studies: int, num_trials: int) -> None:
+  """Scores the experiment folder and writes the leaderboard next to it."""
+  from scoring import leaderboard  # pylint: disable=import-outside-toplevel
+  result = leaderboard.write_leaderboard(
+      experiment_dir=experiment_dir, output_dir=os.path.join(experiment_dir, 'leaderboard'),
+      rules_version=FLAGS.rules_version, ruleset=FLAGS.ruleset, num_studies=num_studies, num_trials=num_trials)
+  print('\nTime to target (median over studies, seconds of submission time):')
+  print(result.paths['markdown'].read_text().split('## ')[2] if result.paths['markdown'].exists() else '')
+  print('Scores:')
+  for rank, name, score in result.ranking:
+    print(f'  {rank}. {name}: {score:.4f}')
+  for warning in result.warnings:
+    print(f'  warning: {warning}')
+  print(f'Leaderboard: {result.paths["html"]} (also {", ".join(p.name for p in result.paths.values())})')
+
+
+if __name__ == '__main__':
+  app.run(main)
