@@ -2,7 +2,9 @@
 
 Timed (submission time): data_selection + update_params + loop overhead, and prepare_for_eval (v0.6).
 Untimed: set-up, init_optimizer_state, every eval, logging and checkpoints. An eval is due when the
-submission time since the last eval reaches the eval period, or when training completes; the budget is
+submission time since the last eval reaches the eval period, or when training completes (the first step
+is always followed by one). Upstream gates on wall time since the last eval ended, which also counts the
+untimed logging and checkpointing after it; gating on submission time keeps that out. The budget is
 checked first, and no eval is recorded once the budget is spent. Training stops when the budget is spent,
 when both the validation and test targets are reached, or when training completes (TrainingCompleteError,
 max_global_steps).
@@ -46,6 +48,7 @@ def _initial_train_state() -> Dict[str, Any]:
       'test_goal_reached': False,
       'is_time_remaining': True,
       'last_eval_time': 0.0,
+      'submission_time_at_last_eval': -math.inf,  # Submission time when the last eval was due.
       'training_complete': False,
       'accumulated_submission_time': 0.0,
       'accumulated_eval_time': 0.0,
@@ -116,8 +119,6 @@ def train_once(workload: spec.Workload, submission: types.ModuleType, global_bat
   global_start_time = clock.now()
   # On resume the clock restarts; the accumulated times carry on from the checkpoint.
   train_state['last_step_end_time'] = global_start_time
-  if restored is not None:
-    train_state['last_eval_time'] = global_start_time
 
   while (train_state['is_time_remaining'] and
          not (train_state['validation_goal_reached'] and train_state['test_goal_reached']) and
@@ -139,10 +140,13 @@ def train_once(workload: spec.Workload, submission: types.ModuleType, global_bat
     if config.max_global_steps is not None and global_step >= config.max_global_steps:
       train_state['training_complete'] = True
 
-    train_step_end_time = clock.now((optimizer_state, model_params, model_state))
+    train_step_end_time = clock.lap((optimizer_state, model_params, model_state))
     train_state['accumulated_submission_time'] += train_step_end_time - train_state['last_step_end_time']
 
-    if _eval_due(train_state, train_step_end_time, workload.eval_period_time_sec, config.skip_evals):
+    if _eval_due(train_state, workload.eval_period_time_sec, config.skip_evals):
+      # Wait for the step's device work before the total is used (see Clock.lap).
+      synced_end_time = clock.now((optimizer_state, model_params, model_state))
+      train_state['accumulated_submission_time'] += synced_end_time - train_step_end_time
       if prepare_for_eval is not None:
         prep_start = clock.now()
         optimizer_state, model_params, model_state = prepare_for_eval(
@@ -153,6 +157,7 @@ def train_once(workload: spec.Workload, submission: types.ModuleType, global_bat
         train_state['accumulated_submission_time'] += clock.now((optimizer_state, model_params,
                                                                  model_state)) - prep_start
       train_state['is_time_remaining'] = train_state['accumulated_submission_time'] < budget
+      train_state['submission_time_at_last_eval'] = train_state['accumulated_submission_time']
       if train_state['is_time_remaining']:
         _run_eval(workload, global_eval_batch_size, model_params, model_state, step_keys[-1], config, clock,
                   train_state, eval_results, global_step, preemption_count, global_start_time, logger)
@@ -161,8 +166,11 @@ def train_once(workload: spec.Workload, submission: types.ModuleType, global_bat
           checkpoint_utils.save_checkpoint(trial_dir, framework, model_params, model_state, optimizer_state,
                                            train_state, eval_results, global_step, preemption_count)
           train_state['accumulated_logging_time'] += clock.now() - log_start
-    train_state['last_step_end_time'] = clock.now()
+    train_state['last_step_end_time'] = clock.lap()
 
+  # The loop ends only at an eval gate, so the total is already synced; this adds any trailing work.
+  end_time = clock.now((optimizer_state, model_params, model_state))
+  train_state['accumulated_submission_time'] += end_time - train_state['last_step_end_time']
   logger.measurements.append({'score': train_state['accumulated_submission_time'], 'global_step': global_step,
                               'preemption_count': preemption_count})
   if config.save_checkpoints:
@@ -172,11 +180,12 @@ def train_once(workload: spec.Workload, submission: types.ModuleType, global_bat
                                                        'train_state': train_state}
 
 
-def _eval_due(train_state: Dict[str, Any], now: float, eval_period: float, skip_evals: bool) -> bool:
-  """The eval gate: a period of time since the last eval ended, or the end of training."""
+def _eval_due(train_state: Dict[str, Any], eval_period: float, skip_evals: bool) -> bool:
+  """The eval gate: a period of submission time since the last eval, or the end of training."""
   if skip_evals:
     return False
-  return now - train_state['last_eval_time'] >= eval_period or train_state['training_complete']
+  since_last = train_state['accumulated_submission_time'] - train_state['submission_time_at_last_eval']
+  return since_last >= eval_period or train_state['training_complete']
 
 
 def _run_eval(workload, eval_batch_size, model_params, model_state, eval_rng, config: TrialConfig, clock: Clock,

@@ -84,10 +84,10 @@ def test_eval_gate_waits_one_period_of_submission_time(tmp_path):
   workload.eval_sleep_sec = 0.0
   _, _, trial_dir = _train(tmp_path, workload, {'mode': 'sleep', 'sleep_sec': 0.05}, max_global_steps=24)
   rows = _eval_rows(trial_dir)
-  assert rows[0]['global_step'] == 1  # The first step is always followed by an eval (last_eval_time starts at 0).
+  assert rows[0]['global_step'] == 1  # The first step is always followed by an eval.
   for a, b in zip(rows[:-2], rows[1:-1]):  # The last eval is the end-of-training one.
     # At least one period of submission time between evals; steps of >= 50 ms fit at most 7 in 0.3 s.
-    assert b['accumulated_submission_time'] - a['accumulated_submission_time'] >= 0.3 - 0.01
+    assert b['accumulated_submission_time'] - a['accumulated_submission_time'] >= 0.3
     assert 1 <= b['global_step'] - a['global_step'] <= 7
 
 
