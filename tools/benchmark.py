@@ -187,8 +187,9 @@ def write_results(experiment_dir: str, num_studies: int, num_trials: int) -> Non
   result = leaderboard.write_leaderboard(
       experiment_dir=experiment_dir, output_dir=os.path.join(experiment_dir, 'leaderboard'),
       rules_version=FLAGS.rules_version, ruleset=FLAGS.ruleset, num_studies=num_studies, num_trials=num_trials)
-  print('\nTime to target (median over studies, seconds of submission time):')
-  print(result.paths['markdown'].read_text().split('## ')[2] if result.paths['markdown'].exists() else '')
+  print('\nTime to target (median over studies, seconds of submission time; ratio to the best):')
+  section = result.paths['markdown'].read_text().split('## Time to target')[1].split('## ')[0]
+  print('\n'.join(line for line in section.splitlines() if line.startswith('|')))
   print('Scores:')
   for rank, name, score in result.ranking:
     print(f'  {rank}. {name}: {score:.4f}')
