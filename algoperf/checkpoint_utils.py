@@ -10,6 +10,8 @@ import os
 import pickle
 from typing import Any, Dict, Optional
 
+from algoperf import logger_utils
+
 CHECKPOINT_NAME = 'checkpoint'
 
 
@@ -36,6 +38,8 @@ def save_checkpoint(trial_dir: str, framework: str, model_params: Any, model_sta
                     train_state: Dict[str, Any], eval_results: Any, global_step: int,
                     preemption_count: int) -> str:
   path = _path(trial_dir, framework)
+  if not logger_utils.is_primary():
+    return path
   tmp = path + '.tmp'
   record = {'train_state': dict(train_state), 'eval_results': eval_results, 'global_step': global_step,
             'preemption_count': preemption_count}

@@ -19,10 +19,21 @@ EVAL_TIME_COLUMNS = ('score', 'total_duration', 'accumulated_submission_time', '
                      'accumulated_logging_time')
 
 
+def is_primary() -> bool:
+  """Whether this process writes logs and checkpoints: PyTorch DDP runs one process per device, and only
+  rank 0 writes (the others compute the same metrics through all-reduces)."""
+  dist = sys.modules.get('torch.distributed')
+  if dist is None or not dist.is_available() or not dist.is_initialized():
+    return True
+  return dist.get_rank() == 0
+
+
 def get_log_dir(experiment_dir: str, workload: str, framework: str, experiment_name: str,
                 resume_last_run: bool, overwrite: bool) -> str:
   """The run folder; an existing one needs --overwrite or --resume_last_run (no interactive prompt)."""
   log_dir = os.path.join(os.path.expanduser(experiment_dir), experiment_name, f'{workload}_{framework}')
+  if not is_primary():
+    return log_dir
   if os.path.exists(log_dir) and os.listdir(log_dir) and not resume_last_run:
     if not overwrite:
       raise ValueError(f'Experiment folder {log_dir} already exists; pass --overwrite to replace it or '
@@ -33,6 +44,8 @@ def get_log_dir(experiment_dir: str, workload: str, framework: str, experiment_n
 
 
 def write_json(path: str, value: Any) -> None:
+  if not is_primary():
+    return
   tmp = path + '.tmp'
   with open(tmp, 'w') as f:
     json.dump(value, f, indent=2, sort_keys=True, default=str)
@@ -70,6 +83,8 @@ class CsvLog:
 
   def append(self, row: Dict[str, Any]) -> None:
     row = {k: _scalar(v) for k, v in row.items()}
+    if not is_primary():
+      return
     new_columns = [k for k in row if k not in self.columns]
     self.rows.append(row)
     if new_columns or not os.path.exists(self.path):

@@ -77,8 +77,9 @@ def run_trial(make_workload: Callable[[], Any], submission, batch_sizes, hyperpa
       status, reason = 'diverged', f'{type(e).__name__}: {e}'
     else:
       status, reason = 'failed', f'{type(e).__name__}: {e}'
-    with open(os.path.join(trial_dir, 'trial.log'), 'a') as f:
-      f.write(time.strftime('%Y-%m-%d %H:%M:%S ') + traceback.format_exc() + '\n')
+    if logger_utils.is_primary():
+      with open(os.path.join(trial_dir, 'trial.log'), 'a') as f:
+        f.write(time.strftime('%Y-%m-%d %H:%M:%S ') + traceback.format_exc() + '\n')
   if status != 'completed' or not eval_results:
     eval_results = _eval_rows(trial_dir)
   last_eval = eval_results[-1][1] if eval_results else None
