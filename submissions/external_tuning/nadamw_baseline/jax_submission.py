@@ -5,6 +5,7 @@ warmup_factor, label_smoothing, dropout_rate (and grad_clip if present).
 """
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
+from algoperf import jax_sharding_utils
 from algoperf import spec
 from submissions.common import baseline_batch_sizes
 from submissions.common import jax_nadamw
@@ -31,7 +32,9 @@ def init_optimizer_state(workload: spec.Workload, model_params: spec.ParameterCo
       workload, optimizer.update, label_smoothing=_hparam(hyperparameters, 'label_smoothing', 0.0),
       dropout_rate=_hparam(hyperparameters, 'dropout_rate', None),
       grad_clip=_hparam(hyperparameters, 'grad_clip', None))
-  return {'state': optimizer.init(model_params), 'train_step': train_step}
+  # Replicated like the params, so the jitted step sees the same shardings at step 1 and after (no recompile).
+  state = jax_sharding_utils.replicate(optimizer.init(model_params))
+  return {'state': state, 'train_step': train_step}
 
 
 def update_params(workload: spec.Workload, current_param_container: spec.ParameterContainer,
