@@ -11,7 +11,7 @@ Each molecule goes through `ogb.utils.smiles2graph` (PyPI `ogb` 1.3.6, the exact
 
 Labels: 19 binary tasks from those measurements (thresholds on the continuous ones), put in the first
 columns of a 128-column matrix like molpcba's; a molecule has a value only for the tasks its sources
-measured, the rest is NaN (about 98.5 % missing, close to molpcba's ~98 %). The other 109 columns are
+measured, the rest is NaN (98.3 % missing, close to molpcba's ~98 %). The other 109 columns are
 all NaN: the model keeps molpcba's 128 outputs, and the loss and mAP skip missing labels.
 
 Split: OGB's scaffold split (Bemis-Murcko scaffolds, largest groups to train, 80/10/10), over the molecules
