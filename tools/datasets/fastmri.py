@@ -11,8 +11,8 @@ the release. The geometry is the release's at a quarter of the size: k-space 160
 Sources: PyPI dipy 1.12.1 (`S0_10slices`, `aniso_vox`, `test_piesno` NIfTI volumes and `t1_coronal_slice`),
 PyPI nibabel 5.4.2 (`example4d` both frames, `anatomical`), and matplotlib's `s1045.ima.gz` from the
 installed matplotlib (a pinned requirement). Volumes go whole into one split, so no anatomy is in two:
-train holds 6 volumes; val holds `dipy_S0_10slices` (upstream's "first volumes": validation) and
-`dipy_test_piesno` (the rest: test).
+train holds 6 volumes (89 slices); val holds `dipy_S0_10slices` (10 slices; upstream's "first volumes":
+validation) and `dipy_aniso_vox` (24; the rest: test), two b0 brain volumes of like contrast.
 """
 import gzip
 import hashlib
@@ -22,11 +22,11 @@ import os
 import struct
 from typing import Dict, Iterator, List, Tuple
 
+import h5py
 import numpy as np
 from PIL import Image
 
 from tools.datasets import sources
-from workloads.fastmri import h5_format
 
 DIPY = sources.Package(
     'pypi', 'dipy', '1.12.1',
@@ -48,15 +48,19 @@ MIN_FOREGROUND = 0.05
 # (file stem, split, package, member, frame): one volume each; frame picks a 4-D volume's time point.
 VOLUMES = (
     ('dipy_S0_10slices', 'val', 'dipy', 'dipy/data/files/S0_10slices.nii.gz', 0),
-    ('dipy_test_piesno', 'val', 'dipy', 'dipy/data/files/test_piesno.nii.gz', 0),
-    ('dipy_aniso_vox', 'train', 'dipy', 'dipy/data/files/aniso_vox.nii.gz', 0),
+    ('dipy_aniso_vox', 'val', 'dipy', 'dipy/data/files/aniso_vox.nii.gz', 0),
+    ('dipy_test_piesno', 'train', 'dipy', 'dipy/data/files/test_piesno.nii.gz', 0),
     ('dipy_t1_coronal_slice', 'train', 'dipy', 'dipy/data/files/t1_coronal_slice.npy', 0),
     ('nibabel_anatomical', 'train', 'nibabel', 'nibabel/tests/data/anatomical.nii', 0),
     ('nibabel_example4d_t0', 'train', 'nibabel', 'nibabel/tests/data/example4d.nii.gz', 0),
     ('nibabel_example4d_t1', 'train', 'nibabel', 'nibabel/tests/data/example4d.nii.gz', 1),
     ('matplotlib_s1045', 'train', 'matplotlib', 's1045.ima.gz', 0),
 )
-SPLIT_DIRS = {'train': h5_format.TRAIN_DIR, 'val': h5_format.VAL_DIR}
+# The release's folder names and keys (workloads/fastmri/h5_format.py reads them; this module stays free of
+# workloads/fastmri so that //tools:make_datasets needs no dependency on it).
+SPLIT_DIRS = {'train': 'knee_singlecoil_train', 'val': 'knee_singlecoil_val'}
+KSPACE_KEY = 'kspace'
+TARGET_KEY = 'reconstruction_esc'
 
 _NIFTI_TYPES = {2: 'u1', 4: 'i2', 8: 'i4', 16: 'f4', 64: 'f8', 256: 'i1', 512: 'u2', 768: 'u4'}
 
@@ -112,7 +116,7 @@ def _resize(image: np.ndarray, size: int) -> np.ndarray:
   side = max(h, w)
   square = np.zeros((side, side), np.float32)
   square[(side - h) // 2:(side - h) // 2 + h, (side - w) // 2:(side - w) // 2 + w] = image
-  resized = np.asarray(Image.fromarray(square, mode='F').resize((size, size), Image.BICUBIC))
+  resized = np.asarray(Image.fromarray(square).resize((size, size), Image.BICUBIC))
   return np.clip(resized, 0.0, None)
 
 
@@ -172,6 +176,18 @@ def volumes(cache_dir: str) -> Iterator[Tuple[str, str, np.ndarray, np.ndarray]]
     yield stem, split, kspace, target
 
 
+def write_volume(path: str, kspace: np.ndarray, target: np.ndarray, acquisition: str) -> None:
+  """One volume with the attributes the fastMRI files carry (max and L2 norm of the targets)."""
+  target = np.asarray(target, np.float32)
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  with h5py.File(path, 'w') as f:
+    f.create_dataset(KSPACE_KEY, data=np.asarray(kspace, np.complex64))
+    f.create_dataset(TARGET_KEY, data=target)
+    f.attrs['max'] = np.float64(target.max())
+    f.attrs['norm'] = np.float64(np.linalg.norm(target.astype(np.float64)))
+    f.attrs['acquisition'] = acquisition
+
+
 def output_files() -> List[str]:
   """Every file `build` writes, relative to <data_dir>/fastmri (the genrule fixtures list them)."""
   return [f'{SPLIT_DIRS[split]}/{stem}.h5' for stem, split, *_ in VOLUMES] + ['provenance.json']
@@ -185,8 +201,8 @@ def build(data_dir: str, source: str = 'all') -> str:
   counts = {}
   for stem, split, kspace, target in volumes(sources.download_cache(data_dir)):
     path = os.path.join(out_dir, SPLIT_DIRS[split], stem + '.h5')
-    h5_format.write_volume(path, kspace, target, acquisition=f'real MR magnitude slices ({stem}), emulated '
-                           'single-coil k-space')
+    write_volume(path, kspace, target, acquisition=f'real MR magnitude slices ({stem}), emulated single-coil '
+                 'k-space')
     counts[stem] = len(target)
   notes = (f'fastMRI single-coil layout from real MR slices (brain): k-space {KSPACE_SHAPE[0]}x{KSPACE_SHAPE[1]} '
            f'complex64, reconstruction_esc {TARGET_SIZE}x{TARGET_SIZE}; slices per volume {counts}. Each slice '
