@@ -42,7 +42,6 @@ VOCAB_SIZES = {'full': 32_000, 'lite': 4_000, 'smoke': 400}
 SMOKE_SIZES = {'train': 2_000, 'validation': 64, 'test': 64}
 SOURCES = {'all': tuple(VOCAB_SIZES.values()), 'smoke': (VOCAB_SIZES['smoke'],)}
 PAD_ID, EOS_ID, UNK_ID = 0, 1, 2
-MAKE_DATASETS = 'bazel run //tools:make_datasets -- --dataset=wmt --data_dir={data_dir}'
 
 
 def vocab_path(data_dir: str, vocab_size: int) -> str:

@@ -1,0 +1,102 @@
+"""WMT de->en from line-aligned text files: <data_dir>/wmt/{train,validation,test}.{de,en}.
+
+German is the source ('inputs'), English the target ('targets'); both are SentencePiece ids ending in
+EOS. Training examples longer than `max_len` tokens on either side are dropped (as upstream) and the rest
+are packed into rows of `max_len` tokens (packing.py), once, in file order; the training stream then
+shuffles whole rows per epoch (array_pipeline), so batch k is a pure function of (seed, k). Upstream
+shuffles examples before packing, in a stream; the difference is which examples share a row.
+Eval examples are not packed; they are truncated to `max_len` (the last kept token becomes EOS) so that
+every split keeps its size, and padded with 0. Token weights are `targets > 0`.
+"""
+import os
+from typing import Dict, Iterator, List, Sequence, Tuple
+
+import numpy as np
+
+from workloads.common import array_pipeline
+from workloads.wmt import model_config
+from workloads.wmt import packing
+from workloads.wmt.tokenizer import MAKE_DATASETS, Tokenizer
+
+SPLIT_FILES = {'train': 'train', 'eval_train': 'train', 'validation': 'validation', 'test': 'test'}
+LANGUAGES = ('de', 'en')  # (source, target).
+
+
+def dataset_dir(data_dir: str) -> str:
+  return os.path.join(os.path.expanduser(data_dir), 'wmt')
+
+
+def text_path(data_dir: str, split: str, lang: str) -> str:
+  return os.path.join(dataset_dir(data_dir), f'{SPLIT_FILES[split]}.{lang}')
+
+
+def read_pairs(data_dir: str, split: str, num_examples: int) -> Tuple[List[str], List[str]]:
+  """The first `num_examples` (German, English) lines of a split; checks the files are line-aligned."""
+  sides = []
+  for lang in LANGUAGES:
+    path = text_path(data_dir, split, lang)
+    if not os.path.exists(path):
+      raise FileNotFoundError(f'WMT file {path} not found; build the dataset with: '
+                              + MAKE_DATASETS.format(data_dir=data_dir))
+    with open(path, encoding='utf-8') as f:
+      sides.append(f.read().split('\n'))
+    if sides[-1] and sides[-1][-1] == '':
+      sides[-1].pop()
+  source, target = sides
+  if len(source) != len(target):
+    name = SPLIT_FILES[split]
+    raise ValueError(f'{dataset_dir(data_dir)}: {name}.de has {len(source)} lines but {name}.en has '
+                     f'{len(target)}; rebuild with ' + MAKE_DATASETS.format(data_dir=data_dir))
+  if len(source) < num_examples:
+    raise ValueError(f'{dataset_dir(data_dir)} holds {len(source)} {SPLIT_FILES[split]} pairs, but this scale needs '
+                     f'{num_examples}; choose the scale that matches the data (--scale=lite for the DDTP pairs '
+                     'tools:make_datasets builds) or provide more data.')
+  return source[:num_examples], target[:num_examples]
+
+
+def truncate(ids: np.ndarray, max_len: int) -> np.ndarray:
+  if len(ids) <= max_len:
+    return ids
+  out = ids[:max_len].copy()
+  out[-1] = model_config.EOS_ID
+  return out
+
+
+def pad(sequences: Sequence[np.ndarray], max_len: int) -> np.ndarray:
+  out = np.zeros((len(sequences), max_len), np.int32)
+  for i, ids in enumerate(sequences):
+    out[i, :len(ids)] = ids
+  return out
+
+
+def token_weights(targets: np.ndarray) -> np.ndarray:
+  return (targets > 0).astype(np.float32)
+
+
+def packed_train_rows(data_dir: str, tokenizer: Tokenizer, num_examples: int, max_len: int) -> Dict[str, np.ndarray]:
+  source, target = read_pairs(data_dir, 'train', num_examples)
+  inputs, targets = tokenizer.encode(source), tokenizer.encode(target)
+  keep = [i for i in range(len(inputs)) if len(inputs[i]) <= max_len and len(targets[i]) <= max_len]
+  rows = packing.pack([inputs[i] for i in keep], [targets[i] for i in keep], max_len)
+  rows['weights'] = token_weights(rows['targets'])
+  return rows
+
+
+def eval_arrays(data_dir: str, split: str, tokenizer: Tokenizer, num_examples: int,
+                max_len: int) -> Dict[str, np.ndarray]:
+  source, target = read_pairs(data_dir, split, num_examples)
+  return {
+      'inputs': pad([truncate(ids, max_len) for ids in tokenizer.encode(source)], max_len),
+      'targets': pad([truncate(ids, max_len) for ids in tokenizer.encode(target)], max_len),
+  }
+
+
+def train_batches(rows: Dict[str, np.ndarray], batch_size: int, seed: int, start_step: int = 0) -> Iterator[Dict]:
+  return array_pipeline.train_batches(rows, batch_size, seed, start_step=start_step)
+
+
+def eval_batches(arrays: Dict[str, np.ndarray], batch_size: int) -> Iterator[Dict]:
+  """Padded batches in order; the padding rows have no tokens, so their weights are 0."""
+  for batch in array_pipeline.eval_batches(arrays, batch_size):
+    batch['weights'] = token_weights(batch['targets'])
+    yield batch
