@@ -14,7 +14,8 @@ CUDA_ARCH_FLAGS = [
 
 def cuda_library(name, srcs, hdrs = [], copts = [], **kwargs):
     if not HAS_CUDA:
-        native.cc_library(name = name, **kwargs)
+        # Keep the headers: code that includes them must still compile in a CPU-only build.
+        native.cc_library(name = name, hdrs = hdrs, **kwargs)
         return
     objects = []
     for src in srcs:

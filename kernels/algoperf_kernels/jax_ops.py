@@ -1,0 +1,73 @@
+"""The fused kernels as XLA FFI custom calls (CPU, and CUDA when built with nvcc).
+
+One handler serves every op: operand 0 is a float32 vector of the per-step scalars (lr, step,
+...), so a new lr or step is new data, never a recompilation; then come the arrays of every
+list the op uses; the results are the arrays of every list it writes, each aliased to its
+operand, so under jax.jit with those arguments donated the update happens in place, with no
+copy and no new allocation (write-only lists, such as the bf16 copy of a parameter, are passed
+in only to be aliased).
+"""
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from algoperf_kernels import _C
+from algoperf_kernels import core
+
+TARGET = 'algoperf_kernels_apply'
+_registered = []
+
+
+def register() -> None:
+  """Registers the handlers with XLA (idempotent)."""
+  if _registered:
+    return
+  jax.ffi.register_ffi_target(TARGET, _C.ffi_capsule('cpu'), platform='cpu')
+  if _C.built_with_cuda():
+    jax.ffi.register_ffi_target(TARGET, _C.ffi_capsule('cuda'), platform='CUDA')
+  _registered.append(True)
+
+
+def _describe(arrays) -> core.ListInfo:
+  """Abstract facts (shapes, dtypes) suffice: XLA owns the memory."""
+  n = len(arrays)
+  return core.ListInfo([tuple(x.shape) for x in arrays], [jnp.dtype(x.dtype).name for x in arrays], ['xla'] * n,
+                       [True] * n, [1] * n, [int(np.prod(x.shape, dtype=np.int64)) for x in arrays])
+
+
+def apply(op: str, lists, hyper: dict, dyn: dict, *, flags: int = 0):
+  """Runs `op` on lists of arrays (kernel list order, None for unused lists).
+
+  Returns the new arrays of every written list, as a list of lists (None where not written).
+  """
+  register()
+  spec = core.SPECS[op]
+  info = core.op_info(op, flags)
+  core.validate(op, flags, [None if lst is None else _describe(lst) for lst in lists])
+  if info['reduce']:
+    raise ValueError(f'{op}: reductions are not available through XLA FFI')
+  used = info['read'] | info['write']
+  n = len(next(lists[l] for l in range(info['depth']) if (used >> l) & 1))
+  operands = [jnp.stack([jnp.asarray(dyn[k], jnp.float32).reshape(()) for k in spec.dyn])
+              if spec.dyn else jnp.zeros((0,), jnp.float32)]
+  operand_index = {}
+  for l in range(info['depth']):
+    if (used >> l) & 1:
+      for t, x in enumerate(lists[l]):
+        operand_index[(l, t)] = len(operands)
+        operands.append(x)
+  results, aliases, layout = [], {}, []
+  for l in range(info['depth']):
+    if (info['write'] >> l) & 1:
+      layout.append(l)
+      for t, x in enumerate(lists[l]):
+        if (l, t) in operand_index:
+          aliases[operand_index[(l, t)]] = len(results)
+        results.append(jax.ShapeDtypeStruct(x.shape, x.dtype))
+  call = jax.ffi.ffi_call(TARGET, results, input_output_aliases=aliases, vmap_method='sequential')
+  outs = call(*operands, op=np.int64(core.OPS[op]), flags=np.int64(flags), n=np.int64(n),
+              hyper=np.array([float(hyper[k]) for k in spec.hyper], np.float64))
+  new = [None] * info['depth']
+  for i, l in enumerate(layout):
+    new[l] = list(outs[i * n:(i + 1) * n])
+  return new

@@ -1,0 +1,371 @@
+"""Optimizer-step benchmark: our fused kernels against torch.optim (fused, foreach) and optax.
+
+  bazel run //kernels:bench -- --out=/tmp/bench.json [--quick] [--sizes=1e6,resnet50] [--kernels=adamw]
+  (or python -m benchmark.main from kernels/ with the package importable)
+
+Every number comes from this run: a STREAM triad (a = b + s c, through the same kernel
+machinery, 12 bytes counted per element as STREAM does) gives the bandwidth ceiling, and each
+row's GB/s counts the bytes the update must move at least (AdamW fp32: 28 B/param). ms is the
+median step time (ms_min the fastest); GB/s and ratios use the median. Ratios are baseline
+time / our time, so above 1 means ours is faster. ratio_vs_optax compares with
+jax.jit(optax.adamw step) as usually written (no donation); ratio_vs_optax_donated with the
+same jit donating params and state. The triad is re-measured before each size (triad_gbps in
+every row) because a shared machine's load drifts during a run. peak_extra_mb is the resident-memory peak during the timed
+steps above what was resident before them (all tensors and state allocated): temporaries.
+"""
+import argparse
+import ctypes
+import gc
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+import numpy as np
+
+import algoperf_kernels as ak
+from benchmark import resnet50
+
+SIZES = {'1e5': 100_000, '1e6': 1_000_000, '1.6e7': 16_000_000, '1e8': 100_000_000, 'resnet50': None}
+KERNELS = ('adamw', 'nadamw', 'adamw_bf16', 'sf_adamw', 'sgd_nesterov', 'ema', 'lawa_push')
+BYTES = {'adamw': 28, 'nadamw': 28, 'adamw_bf16': 28, 'sf_adamw': 28, 'sgd_nesterov': 20, 'ema': 12,
+         'lawa_push': 20}
+
+
+# ----------------------------------------------------------------------------------------------
+# Measurement helpers.
+
+def _read_status(key):
+  try:
+    with open('/proc/self/status') as f:
+      for line in f:
+        if line.startswith(key + ':'):
+          return int(line.split()[1]) / 1024.0
+  except OSError:
+    pass
+  return None
+
+
+def _reset_peak():
+  gc.collect()
+  try:
+    ctypes.CDLL('libc.so.6').malloc_trim(0)
+  except OSError:
+    pass
+  try:
+    with open('/proc/self/clear_refs', 'w') as f:
+      f.write('5')  # resets VmHWM to the current RSS
+    return True
+  except OSError:
+    return False
+
+
+def timed(fn, reps, warmup, sync=lambda out: None, cuda=False):
+  """Median wall time in ms, and the memory peak above the starting point in MB (host RSS, or
+  the torch CUDA allocator's peak for CUDA rows)."""
+  for _ in range(warmup):
+    sync(fn())
+  if cuda:
+    import torch
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    base = torch.cuda.memory_allocated()
+  else:
+    can_peak = _reset_peak()
+    rss0 = _read_status('VmRSS')
+  times = []
+  for _ in range(reps):
+    t0 = time.perf_counter()
+    sync(fn())
+    times.append(time.perf_counter() - t0)
+  if cuda:
+    extra = (torch.cuda.max_memory_allocated() - base) / 2 ** 20
+  else:
+    peak = _read_status('VmHWM') if can_peak else None
+    extra = None if peak is None or rss0 is None else max(0.0, peak - rss0)
+  return statistics.median(times) * 1e3, extra, min(times) * 1e3
+
+
+def shapes_for(size_name):
+  if size_name == 'resnet50':
+    return resnet50.param_shapes()
+  return [(SIZES[size_name],)]
+
+
+# ----------------------------------------------------------------------------------------------
+# torch cases: each returns a step function (tensors allocated up front).
+
+def torch_case(kernel, variant, shapes, device='cpu'):
+  import torch
+  from algoperf_kernels import torch_ops, torch_optim
+  dtype = torch.bfloat16 if kernel == 'adamw_bf16' else torch.float32
+  params = [torch.nn.Parameter(torch.randn(s, device=device).to(dtype)) for s in shapes]
+  for p in params:
+    p.grad = torch.randn(p.shape, device=device).to(dtype)
+  hp = dict(lr=1e-3, weight_decay=0.01)
+  if kernel in ('adamw', 'adamw_bf16'):
+    opt = {'ours': lambda: torch_optim.AdamW(params, **hp),
+           'fused': lambda: torch.optim.AdamW(params, fused=True, **hp),
+           'foreach': lambda: torch.optim.AdamW(params, foreach=True, **hp)}[variant]()
+  elif kernel == 'nadamw':
+    opt = {'ours': lambda: torch_optim.NAdamW(params, **hp),
+           'foreach': lambda: torch.optim.NAdam(params, foreach=True, decoupled_weight_decay=True, **hp)}[variant]()
+  elif kernel == 'sf_adamw':
+    opt = torch_optim.ScheduleFreeAdamW(params, lr=1e-3, weight_decay=0.01, warmup_steps=10)
+  elif kernel == 'sgd_nesterov':
+    kw = dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4)
+    opt = {'ours': lambda: torch_optim.SGD(params, **kw),
+           'fused': lambda: torch.optim.SGD(params, fused=True, **kw),
+           'foreach': lambda: torch.optim.SGD(params, foreach=True, **kw)}[variant]()
+  elif kernel == 'ema':
+    shadow = [p.detach().clone() for p in params]
+    if variant == 'ours':
+      return lambda: torch_ops.ema(shadow, params, decay=0.999)
+    return lambda: torch._foreach_lerp_(shadow, [p.detach() for p in params], 0.001)
+  elif kernel == 'lawa_push':
+    sums = [torch.zeros_like(p) for p in params]
+    slots = [torch.zeros_like(p) for p in params]
+    if variant == 'ours':
+      return lambda: torch_ops.lawa_push(sums, slots, params)
+    detached = [p.detach() for p in params]
+
+    def foreach():
+      torch._foreach_sub_(sums, slots)
+      torch._foreach_add_(sums, detached)
+      torch._foreach_copy_(slots, detached)
+    return foreach
+  else:
+    raise KeyError(kernel)
+  return opt.step
+
+
+TORCH_VARIANTS = {'adamw': ('ours', 'fused', 'foreach'), 'adamw_bf16': ('ours', 'fused', 'foreach'),
+                  'nadamw': ('ours', 'foreach'), 'sf_adamw': ('ours',), 'sgd_nesterov': ('ours', 'fused', 'foreach'),
+                  'ema': ('ours', 'foreach'), 'lawa_push': ('ours', 'foreach')}
+
+
+# ----------------------------------------------------------------------------------------------
+# JAX cases: each returns (step, sync).
+
+def jax_case(kernel, variant, shapes, device='cpu'):
+  import jax
+  import jax.numpy as jnp
+  import optax
+  from algoperf_kernels import optax_ops
+  rng = np.random.default_rng(0)
+  dtype = jnp.bfloat16 if kernel == 'adamw_bf16' else jnp.float32
+  dev = jax.devices('gpu' if device == 'cuda' else 'cpu')[0]
+  put = lambda x: jax.device_put(jnp.asarray(x).astype(dtype), dev)
+  params = [jnp.copy(put(rng.standard_normal(s, dtype=np.float32))) for s in shapes]  # owned: donatable
+  grads = [put(rng.standard_normal(s, dtype=np.float32)) for s in shapes]
+  sync = lambda out: jax.block_until_ready(out)
+  box = {}
+
+  if kernel == 'ema':
+    emas = [jnp.copy(p).astype(jnp.float32) for p in params]
+    box['e'] = emas
+    if variant == 'ours':
+      f = jax.jit(lambda e, p: optax_ops.ema(e, p, 0.999), donate_argnums=(0,))
+    else:
+      f = jax.jit(lambda e, p: optax.incremental_update(p, e, 0.001), donate_argnums=(0,))
+
+    def step():
+      box['e'] = f(box['e'], params)
+      return box['e']
+    return step, sync
+
+  fused_make = {'adamw': lambda: optax_ops.adamw(1e-3, weight_decay=0.01),
+                'adamw_bf16': lambda: optax_ops.adamw(1e-3, weight_decay=0.01),
+                'nadamw': lambda: optax_ops.nadamw(1e-3, weight_decay=0.01),
+                'sgd_nesterov': lambda: optax_ops.sgd(0.1, momentum=0.9, nesterov=True, weight_decay=1e-4)}
+  optax_make = {'adamw': lambda: optax.adamw(1e-3, weight_decay=0.01),
+                'adamw_bf16': lambda: optax.adamw(1e-3, weight_decay=0.01),
+                'nadamw': lambda: optax.adamw(1e-3, weight_decay=0.01, nesterov=True),
+                'sgd_nesterov': lambda: optax.chain(optax.trace(0.9, nesterov=True), optax.add_decayed_weights(1e-4),
+                                                    optax.scale(-0.1)),
+                'sf_adamw': lambda: optax.contrib.schedule_free_adamw(1e-3, weight_decay=0.01)}
+  if variant in ('ours', 'ours_dropin'):
+    opt = fused_make[kernel]()
+    state = opt.init(params)
+    box['p'], box['s'] = params, state
+    if variant == 'ours':
+      f = opt.jit_step()
+    else:
+      tx = opt.transformation()
+
+      def dropin(g, s, p):
+        u, s = tx.update(g, s, p)
+        return optax.apply_updates(p, u), s
+      f = jax.jit(dropin)
+  else:
+    tx = optax_make[kernel]()
+    state = tx.init(params)
+    box['p'], box['s'] = params, state
+
+    def plain(g, s, p):
+      u, s = tx.update(g, s, p)
+      return optax.apply_updates(p, u), s
+    donate = variant == 'optax_donated'
+    inner = jax.jit(lambda p, s, g: plain(g, s, p), donate_argnums=(0, 1) if donate else ())
+    f = lambda g, s, p: inner(p, s, g)
+
+  def step():
+    box['p'], box['s'] = f(grads, box['s'], box['p'])
+    return box['p']
+  return step, sync
+
+
+JAX_VARIANTS = {'adamw': ('ours', 'ours_dropin', 'optax', 'optax_donated'),
+                'adamw_bf16': ('ours', 'optax', 'optax_donated'),
+                'nadamw': ('ours', 'optax', 'optax_donated'),
+                'sgd_nesterov': ('ours', 'optax', 'optax_donated'),
+                'sf_adamw': ('optax', 'optax_donated'),
+                'ema': ('ours', 'optax'), 'lawa_push': ()}
+
+
+# ----------------------------------------------------------------------------------------------
+
+def triad_ceiling(n, reps, device='cpu'):
+  """STREAM triad through our kernel machinery on arrays far larger than the caches; on CUDA
+  also a device-to-device copy (read + write counted)."""
+  import torch
+  from algoperf_kernels import torch_ops
+  a = torch.zeros(n, device=device)
+  b = torch.ones(n, device=device)
+  c = torch.ones(n, device=device)
+  sync = (lambda out: torch.cuda.synchronize()) if device == 'cuda' else (lambda out: None)
+  ms = timed(lambda: torch_ops.triad([a], [b], [c], scalar=3.0), reps, 2, sync)[0]
+  copy = None
+  if device == 'cuda':
+    copy_ms = timed(lambda: a.copy_(b), reps, 2, sync)[0]
+    copy = 8 * n / copy_ms / 1e6
+  return 12 * n / ms / 1e6, copy
+
+
+def run(args):
+  import torch
+  torch.set_num_threads(ak.num_threads())
+  sizes = args.sizes.split(',')
+  kernels = args.kernels.split(',')
+  for s in sizes:
+    if s not in SIZES:
+      raise SystemExit(f'unknown size {s}; choose from {",".join(SIZES)}')
+  for k in kernels:
+    if k not in KERNELS:
+      raise SystemExit(f'unknown kernel {k}; choose from {",".join(KERNELS)}')
+  cuda = args.device == 'cuda'
+  if cuda and not (ak.cuda_available() and torch.cuda.is_available()):
+    raise SystemExit('--device=cuda needs a CUDA build of algoperf_kernels and a GPU')
+  triad, copy = triad_ceiling(args.triad_elems, max(3, args.reps), args.device)
+  meta = dict(machine=platform.machine(), processor=platform.processor(), cpus=os.cpu_count(),
+              load_average=os.getloadavg(), device=args.device,
+              gpu=torch.cuda.get_device_name() if cuda else None, copy_gbps=copy,
+              omp_threads=ak.num_threads(), torch_threads=torch.get_num_threads(), cpu_isa=ak.cpu_isa(),
+              python=sys.version.split()[0], torch=torch.__version__, triad_gbps=triad,
+              triad_elems=args.triad_elems, reps=args.reps)
+  try:
+    import jax
+    import optax
+    meta.update(jax=jax.__version__, optax=optax.__version__)
+    have_jax = True
+  except ImportError:
+    have_jax = False
+  where = meta['gpu'] if cuda else f'{ak.num_threads()} threads, isa {ak.cpu_isa()}'
+  print(f'# STREAM triad ceiling: {triad:.1f} GB/s ({args.triad_elems:.0e} floats, {where})'
+        + (f'; D2D copy {copy:.1f} GB/s' if copy else '') + f'; load average {meta["load_average"]}', flush=True)
+  sync_torch = (lambda out: torch.cuda.synchronize()) if cuda else (lambda out: None)
+  rows = []
+  for i, size_name in enumerate(sizes):
+    if i:  # re-measure the ceiling before each size: on a shared machine the load drifts
+      triad = triad_ceiling(args.triad_elems, max(3, args.reps), args.device)[0]
+      print(f'# STREAM triad ceiling before {size_name}: {triad:.1f} GB/s; load average {os.getloadavg()}',
+            flush=True)
+    shapes = shapes_for(size_name)
+    n_params = int(sum(np.prod(s) for s in shapes))
+    big = n_params >= 50_000_000
+    reps = min(args.reps, 3) if big and not args.exact_reps else args.reps
+    warmup = args.warmup if args.warmup is not None else (1 if big else 2)
+    for kernel in kernels:
+      measured = {}
+      for variant in TORCH_VARIANTS[kernel]:
+        step = torch_case(kernel, variant, shapes, args.device)
+        measured[('torch', variant)] = timed(step, reps, warmup, sync_torch, cuda)
+        del step
+        gc.collect()
+      if have_jax and not args.no_jax:
+        for variant in JAX_VARIANTS[kernel]:
+          step, sync = jax_case(kernel, variant, shapes, args.device)
+          measured[('jax', variant)] = timed(step, reps, warmup, sync)
+          del step
+          gc.collect()
+      base = lambda key: measured.get(key, (None,))[0]
+      fused, foreach = base(('torch', 'fused')), base(('torch', 'foreach'))
+      optax_plain, optax_donated = base(('jax', 'optax')), base(('jax', 'optax_donated'))
+      for (framework, variant), (ms, extra, ms_min) in measured.items():
+        ours = variant.startswith('ours')
+        gbps = BYTES[kernel] * n_params / ms / 1e6
+        ratio = lambda b: None if (b is None or not ours) else round(b / ms, 3)
+        row = dict(kernel=kernel, backend=args.device if ours else variant,
+                   framework=framework + ('-dropin' if variant == 'ours_dropin' else ''),
+                   n_params=n_params, n_tensors=len(shapes), ms=round(ms, 4), ms_min=round(ms_min, 4),
+                   gbps=round(gbps, 2), pct_of_triad=round(100 * gbps / triad, 1), triad_gbps=round(triad, 2),
+                   ratio_vs_torch_fused=ratio(fused), ratio_vs_torch_foreach=ratio(foreach),
+                   ratio_vs_optax=ratio(optax_plain), ratio_vs_optax_donated=ratio(optax_donated),
+                   peak_extra_mb=None if extra is None else round(extra, 1), size=size_name)
+        rows.append(row)
+        print_row(row)
+  out = dict(meta=meta, rows=rows)
+  if args.out:
+    with open(args.out, 'w') as f:
+      json.dump(out, f, indent=1)
+    print(f'# wrote {len(rows)} rows to {args.out}')
+  return out
+
+
+HEADER = (f'{"kernel":<13}{"backend":<15}{"framework":<13}{"size":<9}{"tensors":>8}{"ms":>10}{"GB/s":>8}'
+          f'{"%triad":>8}{"vs_fused":>9}{"vs_forea":>9}{"vs_optax":>9}{"vs_optD":>8}{"extraMB":>9}')
+_printed = []
+
+
+def print_row(r):
+  if not _printed:
+    print(HEADER)
+    _printed.append(True)
+  f = lambda x: '-' if x is None else f'{x:.2f}'
+  print(f'{r["kernel"]:<13}{r["backend"]:<15}{r["framework"]:<13}{r["size"]:<9}{r["n_tensors"]:>8}{r["ms"]:>10.3f}'
+        f'{r["gbps"]:>8.1f}{r["pct_of_triad"]:>8.1f}{f(r["ratio_vs_torch_fused"]):>9}'
+        f'{f(r["ratio_vs_torch_foreach"]):>9}{f(r["ratio_vs_optax"]):>9}{f(r["ratio_vs_optax_donated"]):>8}'
+        f'{f(r["peak_extra_mb"]):>9}', flush=True)
+
+
+def parse(argv=None):
+  p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  p.add_argument('--out', default='', help='JSON file for the rows')
+  p.add_argument('--sizes', default=','.join(SIZES), help=f'comma list of {",".join(SIZES)}')
+  p.add_argument('--kernels', default=','.join(KERNELS), help=f'comma list of {",".join(KERNELS)}')
+  p.add_argument('--reps', type=int, default=5, help='timed steps per row (median reported)')
+  p.add_argument('--warmup', type=int, default=None, help='untimed steps per row (default 2; 1 at 1e8)')
+  p.add_argument('--exact-reps', action='store_true', help='use --reps at 1e8 too (default: at most 3)')
+  p.add_argument('--triad-elems', type=int, default=1 << 25, help='floats per triad array')
+  p.add_argument('--quick', action='store_true', help='small sizes, AdamW only, 3 reps')
+  p.add_argument('--no-jax', action='store_true', help='skip the JAX rows')
+  p.add_argument('--device', default='cpu', choices=('cpu', 'cuda'), help='where tensors live')
+  args = p.parse_args(argv)
+  if args.quick:
+    if args.sizes == ','.join(SIZES):
+      args.sizes = '1e5,1e6,resnet50'
+    if args.kernels == ','.join(KERNELS):
+      args.kernels = 'adamw'
+    args.reps = min(args.reps, 3)
+    args.triad_elems = min(args.triad_elems, 1 << 23)
+  return args
+
+
+def main(argv=None):
+  return run(parse(argv))
+
+
+if __name__ == '__main__':
+  main()

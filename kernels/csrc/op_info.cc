@@ -1,0 +1,52 @@
+#include "kernels/csrc/op_info.h"
+
+#include "kernels/csrc/op_defs.h"
+
+namespace apk {
+namespace {
+
+struct InfoQuery {
+  using Result = OpInfo;
+  template <class Op>
+  OpInfo run() {
+    OpInfo i;
+    i.depth = Op::kDepth;
+    i.read = Op::kRead;
+    i.write = Op::kWrite;
+    i.half = Op::kHalf;
+    i.reduce = Op::kReduce;
+    return i;
+  }
+  OpInfo bad_op() { return OpInfo{}; }
+};
+
+}  // namespace
+
+OpInfo op_info(OpKind op, uint32_t flags) {
+  Call c;
+  c.op = op;
+  c.flags = flags;
+  InfoQuery q;
+  return dispatch_op(c, q);
+}
+
+const char* check_call_shape(const Call& c) {
+  const OpInfo info = op_info(c.op, c.flags);
+  if (!info.valid()) return "unknown op";
+  if (c.depth != info.depth) return "wrong number of tensor lists for this op";
+  if (c.n_hyper != expected_hyper(c.op)) return "wrong number of hyper-parameters for this op";
+  if (c.n_dyn != expected_dyn(c.op)) return "wrong number of per-step scalars for this op";
+  if (c.n <= 0) return "empty tensor list";
+  if (info.reduce && c.sums == nullptr) return "this op needs an output buffer for the per-tensor sums";
+  const unsigned used = info.read | info.write;
+  for (int l = 0; l < c.depth; ++l) {
+    if (!((used >> l) & 1u)) continue;
+    for (int64_t t = 0; t < c.n; ++t) {
+      if (c.sizes[t] < 0) return "negative tensor size";
+      if (c.sizes[t] > 0 && c.ptrs[l * c.n + t] == 0) return "null data pointer in a used list";
+    }
+  }
+  return "";
+}
+
+}  // namespace apk
