@@ -205,3 +205,14 @@ def test_upstream_format_submission_runs_unchanged_from_any_folder(tmp_path):
   assert all(r.last_eval['validation/accuracy'] > 0.5 for r in results)  # SGD learned something.
   assert json.load(open(os.path.join(results[1].trial_dir, 'hparams.json'))) == {'learning_rate': 0.05,
                                                                                   'momentum': 0.5}
+
+
+def test_self_tuning_runs_one_trial_without_hyperparameters(tmp_path):
+  path = os.path.join(ROOT, 'submissions', 'self_tuning', 'nadamw_baseline', 'pytorch_submission.py')
+  with pytest.raises(ValueError, match='Self-tuning takes no search space'):
+    runner.score_submission_on_workload(path, 'mnist', 'pytorch', 'self', FAULTY, 1, DATA_DIR, str(tmp_path), 0,
+                                        'smoke', 'v0.6')
+  results = runner.score_submission_on_workload(path, 'mnist', 'pytorch', 'self', None, 5, DATA_DIR,
+                                                str(tmp_path / 'self'), 0, 'smoke', 'v0.6', max_global_steps=20)
+  assert len(results) == 1 and results[0].status == 'completed' and results[0].global_step == 20
+  assert not os.path.exists(os.path.join(results[0].trial_dir, 'hparams.json'))
