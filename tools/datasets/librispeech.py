@@ -176,7 +176,7 @@ def _sphinx_transcripts(text: str) -> Dict[str, str]:
   for line in text.splitlines():
     match = re.match(r'\s*(?:<s>)?(.*?)(?:</s>)?\s*\(([^)]+)\)\s*$', line)
     if match:
-      out[match.group(2)] = match.group(1)
+      out[match.group(2)] = ' '.join(match.group(1).split())
   return out
 
 
