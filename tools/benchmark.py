@@ -62,15 +62,10 @@ def submission_files(name: str, ruleset: str, framework: str):
   return path, (space if ruleset == 'external' else None)
 
 
-def dataset_of(workload_name: str) -> str:
-  from workloads import registry  # pylint: disable=import-outside-toplevel
-  entry = registry.WORKLOADS[workload_name]
-  return getattr(registry, 'DATASETS', {}).get(entry.package, entry.package)
-
-
 def ensure_datasets(workload_names: List[str], data_dir: str) -> None:
   from tools import datasets  # pylint: disable=import-outside-toplevel
-  for dataset in sorted({dataset_of(w) for w in workload_names}):
+  from workloads import registry  # pylint: disable=import-outside-toplevel
+  for dataset in sorted({registry.dataset_of(w) for w in workload_names}):
     start = time.time()
     folder = datasets.build(dataset, data_dir)
     print(f'dataset {dataset}: {folder} ({time.time() - start:.1f}s)', flush=True)

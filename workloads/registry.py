@@ -54,6 +54,13 @@ WORKLOADS: Dict[str, WorkloadEntry] = {
     'wmt_glu_tanh': WorkloadEntry('wmt', 'WmtWorkloadGLUTanH'),
 }
 
+# The dataset (tools/datasets/<name>.py) of each workload folder whose data is shared with another folder;
+# every other folder's dataset has the folder's name.
+SHARED_DATASETS: Dict[str, str] = {
+    'imagenet_resnet': 'imagenet', 'imagenet_vit': 'imagenet',
+    'librispeech_conformer': 'librispeech', 'librispeech_deepspeech': 'librispeech',
+}
+
 BASE_WORKLOADS: List[str] = [
     'criteo1tb', 'fastmri', 'imagenet_resnet', 'imagenet_vit', 'librispeech_conformer',
     'librispeech_deepspeech', 'ogbg', 'wmt',
@@ -71,6 +78,14 @@ def get_base_workload_name(workload_name: str) -> str:
   if not candidates:
     raise ValueError(f'{workload_name!r} is not a registered workload; known: {", ".join(sorted(WORKLOADS))}.')
   return max(candidates, key=len)
+
+
+def dataset_of(workload_name: str) -> str:
+  """The dataset a registered workload reads: 'imagenet_vit_glu' -> 'imagenet'."""
+  if workload_name not in WORKLOADS:
+    raise ValueError(f'Unknown workload {workload_name!r}; choose one of: {", ".join(sorted(WORKLOADS))}.')
+  package = WORKLOADS[workload_name].package
+  return SHARED_DATASETS.get(package, package)
 
 
 def workload_class(workload_name: str, framework: str):
