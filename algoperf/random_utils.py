@@ -61,6 +61,33 @@ def split(key: Any, num: int = 2) -> Any:
   return np.array([[_mix(seed, i, 0), _mix(seed, i, 1)] for i in range(num)], dtype=np.int32)
 
 
+def _mix_arrays(*words: np.ndarray) -> np.ndarray:
+  """`_mix` elementwise over broadcast uint64 arrays (numpy's uint64 products wrap, as the masks do)."""
+  x = np.full(np.broadcast_shapes(*(np.shape(w) for w in words)), 0x9E3779B97F4A7C15, dtype=np.uint64)
+  for word in words:
+    x = (x ^ np.asarray(word, dtype=np.uint64)) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(31))) * np.uint64(0x94D049BB133111EB)
+    x ^= x >> np.uint64(29)
+  return x % np.uint64(_MAX_INT32)
+
+
+def numpy_step_keys(root_seed: int, steps: np.ndarray, num: int) -> np.ndarray:
+  """split(fold_in(key, step), num) for every step at once, for a numpy key whose `seed_of` is `root_seed`.
+
+  The same arithmetic as the two calls, vectorised: the runner derives a block of steps in one go.
+  Returns int32 keys of shape (len(steps), num, 2).
+  """
+  steps = np.asarray(steps, dtype=np.uint64)[:, None, None]
+  folded_seed = _mix_arrays(_mix_arrays(root_seed, steps, 2), _mix_arrays(root_seed, steps, 3))
+  return _mix_arrays(folded_seed, np.arange(num, dtype=np.uint64)[:, None], np.arange(2, dtype=np.uint64)
+                     ).astype(np.int32)
+
+
+def seed_of(key: Any) -> int:
+  """The hash the numpy `split` and `fold_in` start from (see `numpy_step_keys`)."""
+  return _seed_of(key)
+
+
 def fold_in(key: Any, data: Any) -> Any:
   if _is_jax_key(key):
     import jax  # pylint: disable=import-outside-toplevel

@@ -73,6 +73,16 @@ def test_step_rngs_blocks_equal_one_step_at_a_time():
     np.testing.assert_array_equal(np.stack(rngs(step)), np.asarray(expected))
 
 
+def test_step_rngs_for_numpy_keys_equal_fold_in_then_split():
+  from algoperf.step_rngs import StepRngs  # pylint: disable=import-outside-toplevel
+  prng.set_framework('pytorch')
+  key = prng.PRNGKey(3)
+  rngs = StepRngs(key, 3, 'pytorch')
+  for step in (0, 1, 255, 256, 999):
+    np.testing.assert_array_equal(np.stack(rngs(step)), prng.split(prng.fold_in(key, step), 3))
+  prng.set_framework('jax')
+
+
 def test_param_types_from_names():
   kinds = param_utils.jax_param_types({'Conv_0': {'kernel': 0}, 'BatchNorm_0': {'scale': 0, 'bias': 0},
                                        'Dense_0': {'kernel': 0, 'bias': 0}, 'LayerNorm_1': {'scale': 0}})
