@@ -1,4 +1,5 @@
 """PyTorch set-up: device, DDP detection, the DDP-synchronised clock and batch-norm momentum control."""
+import atexit
 import os
 from typing import Tuple
 
@@ -27,6 +28,17 @@ def pytorch_init(use_pytorch_ddp: bool, rank: int) -> None:
     if torch.cuda.is_available():
       torch.cuda.set_device(rank)
     dist.init_process_group(backend)
+    # A process group left alive until interpreter shutdown aborts the process about one exit in five:
+    # gloo's worker threads still hold work objects whose destruction needs the dying interpreter, and a
+    # joinable std::thread is destroyed ("terminate called without an active exception", SIGABRT;
+    # pytorch/pytorch#190489). Destroying the group while Python is intact, on every way out, avoids it.
+    atexit.register(pytorch_teardown)
+
+
+def pytorch_teardown() -> None:
+  """Destroys the default process group (once; a no-op without DDP)."""
+  if dist.is_available() and dist.is_initialized():
+    dist.destroy_process_group()
 
 
 def sync_ddp_time(time: float, device: torch.device) -> float:
