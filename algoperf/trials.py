@@ -10,9 +10,11 @@ A trial that raises is recorded as failed (traceback in trial.log) and one whose
 NaN/Inf as diverged; either way its folder keeps the evals it made, it scores as not reaching the target,
 and the next trial starts. A submission that cannot run at all (SubmissionError) stops its study.
 """
+import contextlib
 import dataclasses
 import os
 import re
+import sys
 import time
 import traceback
 from typing import Any, Callable, Dict, List, Optional, Sequence
@@ -20,6 +22,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 from algoperf import logger_utils
 from algoperf import training_loop
 from algoperf import tuning
+from algoperf.atomic_files import DiskFullError
 from algoperf.submission_loader import SubmissionError
 
 
@@ -202,7 +205,7 @@ def _train_and_record(make_workload: Callable[[], Any], submission, batch_sizes,
     else:
       status, reason = 'failed', f'{type(e).__name__}: {e}'
     if logger_utils.is_primary():
-      with open(os.path.join(trial_dir, 'trial.log'), 'a') as f:
+      with contextlib.suppress(OSError), open(os.path.join(trial_dir, 'trial.log'), 'a') as f:
         f.write(time.strftime('%Y-%m-%d %H:%M:%S ') + traceback.format_exc() + '\n')
   if status != 'completed' or not eval_results:
     eval_results = _eval_rows(trial_dir)
@@ -226,9 +229,12 @@ def record_status(trial_dir: str, status: str, reason: str = '', global_step: Op
     global_step = rows[-1][0] if rows else int(previous.get('global_step', 0))
   target_metric = target_metric or previous.get('target_metric')
   last_eval = rows[-1][1] if rows else None
-  logger_utils.write_json(path, {
-      'status': status, 'reason': reason, 'global_step': global_step, 'submission_time': submission_time,
-      'reached_validation_target': reached, 'target_metric': target_metric})
+  try:
+    logger_utils.write_json(path, {
+        'status': status, 'reason': reason, 'global_step': global_step, 'submission_time': submission_time,
+        'reached_validation_target': reached, 'target_metric': target_metric})
+  except DiskFullError as e:  # The result still reaches the caller; the folder keeps what it had.
+    print(f'warning: {trial_dir}: status.json not written: {e}', file=sys.stderr, flush=True)
   return TrialResult(trial_dir, status, submission_time, global_step, reason, last_eval, reached, target_metric)
 
 
