@@ -96,6 +96,15 @@ def make_unroll(task: meta_tasks.Task, horizon: int, batch_size: int):
   return jax.jit(jax.vmap(unroll, in_axes=(0, None, None)))
 
 
+def _pack_json(obj) -> np.ndarray:
+  """JSON as a uint8 array (flax msgpack stores arrays, not arbitrary strings)."""
+  return np.frombuffer(json.dumps(obj).encode(), np.uint8)
+
+
+def _unpack_json(array):
+  return json.loads(bytes(np.asarray(array, np.uint8)).decode())
+
+
 def _git_commit() -> str:
   root = os.environ.get('BUILD_WORKSPACE_DIRECTORY') or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   try:
@@ -167,8 +176,8 @@ def main(argv):
     z = jax.tree.map(jnp.asarray, ckpt['z'])
     opt_state = flax.serialization.from_state_dict(opt_state, ckpt['opt_state'])
     step = int(ckpt['step'])
-    curve = json.loads(ckpt['curve'])
-    initial_eval = json.loads(ckpt['initial_eval'])
+    curve = _unpack_json(ckpt['curve'])
+    initial_eval = _unpack_json(ckpt['initial_eval'])
     earlier_s = float(ckpt['wall_s'])
     print(f'resumed from {ckpt_path} at meta-step {step}', flush=True)
   if initial_eval is None:
@@ -177,7 +186,7 @@ def main(argv):
 
   def save_checkpoint():
     state = {'z': jax.tree.map(np.asarray, z), 'opt_state': flax.serialization.to_state_dict(opt_state),
-             'step': step, 'curve': json.dumps(curve), 'initial_eval': json.dumps(initial_eval),
+             'step': step, 'curve': _pack_json(curve), 'initial_eval': _pack_json(initial_eval),
              'wall_s': earlier_s + time.time() - start}
     tmp = ckpt_path + '.tmp'
     with open(tmp, 'wb') as f:
