@@ -86,7 +86,9 @@ def init_scheduler(weights: Weights, num_steps: int) -> SchedulerState:
       iteration=jnp.zeros([], jnp.int32), num_steps=jnp.asarray(num_steps, jnp.float32), decays=decays,
       means=jnp.zeros([F.NUM_LOSS_EMAS], jnp.float32),
       running_min=jnp.full([F.NUM_LOSS_EMAS], F.RUNNING_MIN_INIT, jnp.float32),
-      hidden=jnp.asarray(weights.init_hidden, jnp.float32), cell=jnp.asarray(weights.init_cell, jnp.float32))
+      # Copies: the state is donated to the jitted step, the weights are not.
+      hidden=jnp.array(weights.init_hidden, jnp.float32, copy=True),
+      cell=jnp.array(weights.init_cell, jnp.float32, copy=True))
 
 
 def _update_loss_buffer(state: SchedulerState, loss) -> Tuple[jnp.ndarray, jnp.ndarray]:
@@ -158,16 +160,28 @@ def apply_moments(p, g, m, rms, scale):
   return p, m, rms
 
 
-def update(weights: Weights, grads, state: Sinv6State, params, loss):
-  """One Sinv6 step: (new params, new state, lr_mult)."""
-  grads = jax.tree.map(lambda g: jnp.clip(g, -F.GRAD_CLIP, F.GRAD_CLIP), grads)
+def _kernel_step(p, g, m, v, scale):
+  """The element-wise part on the fused kernels (op `sinv6`, which also clamps g): in place under a jit
+  that donates params and state."""
+  from algoperf_kernels import jax_ops  # pylint: disable=import-outside-toplevel
+  hyper = dict(beta1=F.MOMENTUM_DECAY, beta2=F.RMS_DECAY, eps=F.UPDATE_EPS, eps_root=F.UPDATE_EPS_ROOT,
+               clip=F.GRAD_CLIP)
+  new = jax_ops.apply('sinv6', [[p], [g], [m], [v]], hyper, dict(scale=scale))
+  return new[0][0], new[2][0], new[3][0]
+
+
+def update(weights: Weights, grads, state: Sinv6State, params, loss, use_kernels: bool = False):
+  """One Sinv6 step: (new params, new state, lr_mult). `use_kernels`: the element-wise part runs on
+  //kernels:algoperf_kernels (one call per tensor, since each tensor has its own scale)."""
+  if not use_kernels:
+    grads = jax.tree.map(lambda g: jnp.clip(g, -F.GRAD_CLIP, F.GRAD_CLIP), grads)
   lr_mult, scheduler = scheduler_step(weights, state.scheduler, loss)
   flat_p, treedef = jax.tree.flatten(params)
   flat_g, flat_m, flat_v = (treedef.flatten_up_to(t) for t in (grads, state.m, state.rms))
   new_p, new_m, new_v = [], [], []
   for p, g, m, v in zip(flat_p, flat_g, flat_m, flat_v):
     scale = F.STEP_MULT * lr_mult * param_rms(p)
-    p, m, v = apply_moments(p, g, m, v, scale)
+    p, m, v = (_kernel_step if use_kernels else apply_moments)(p, g, m, v, scale)
     new_p.append(p)
     new_m.append(m)
     new_v.append(v)

@@ -2,7 +2,8 @@
 
 The train step is jitted with the parameters and the optimizer state donated (updated in place). It is not
 jax_nadamw.make_train_step because Sinv6's update also takes the batch's loss. No label smoothing, no
-gradient-norm clipping, dropout at the workload's default (spec §3.4).
+gradient-norm clipping, dropout at the workload's default (spec §3.4). The element-wise part runs on the
+fused kernels unless ALGOPERF_KERNELS=off (read here, at init).
 """
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
@@ -11,13 +12,14 @@ import jax.numpy as jnp
 
 from algoperf import jax_sharding_utils
 from algoperf import spec
+from submissions.common import kernel_switch
 from submissions.common.sinv6 import api
 from submissions.common.sinv6 import jax_sinv6
 
 get_batch_size = api.get_batch_size
 
 
-def make_train_step(workload: spec.Workload):
+def make_train_step(workload: spec.Workload, use_kernels: bool):
   """(opt_state, params, model_state, batch, rng, weights) -> (opt_state, params, model_state, loss, lr_mult)."""
 
   def step(optimizer_state, params, model_state, batch, rng, weights):
@@ -29,7 +31,8 @@ def make_train_step(workload: spec.Workload):
       return loss['summed'] / jnp.maximum(loss['n_valid_examples'], 1), new_model_state
 
     (loss, new_model_state), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
-    new_params, new_state, lr_mult = jax_sinv6.update(weights, grads, optimizer_state, params, loss)
+    new_params, new_state, lr_mult = jax_sinv6.update(weights, grads, optimizer_state, params, loss,
+                                                        use_kernels=use_kernels)
     return new_state, new_params, new_model_state, loss, lr_mult
 
   return jax.jit(step, donate_argnums=(0, 1))
@@ -40,7 +43,7 @@ def init_optimizer_state(workload: spec.Workload, model_params: spec.ParameterCo
   weights = jax_sinv6.to_weights(api.load_weights())
   state = jax_sinv6.init(weights, model_params, api.horizon(workload, num_steps_fraction))
   return {'state': jax_sharding_utils.replicate(state), 'weights': jax_sharding_utils.replicate(weights),
-          'train_step': make_train_step(workload)}
+          'train_step': make_train_step(workload, kernel_switch.kernels_enabled())}
 
 
 def update_params(workload: spec.Workload, current_param_container: spec.ParameterContainer,

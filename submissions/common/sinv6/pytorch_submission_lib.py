@@ -2,7 +2,8 @@
 
 The forward/backward is the shared pytorch_nadamw.train_step (mean loss over the global batch, all-reduced
 under DDP, so every rank's scheduler sees the same loss); no label smoothing, no clipping of the gradient
-norm, dropout at the workload's default (spec §3.4).
+norm, dropout at the workload's default (spec §3.4). The element-wise part runs on the fused kernels unless
+ALGOPERF_KERNELS=off (read when the optimizer is built).
 """
 from typing import Dict, Iterator
 

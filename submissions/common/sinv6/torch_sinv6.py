@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from submissions.common import kernel_switch
 from submissions.common.sinv6 import features as F
 
 _MODULE_NAMES = {'linear': 'linear', 'linear_1': 'linear_1', 'linear_2': 'linear_2', 'rnn/linear': 'rnn_linear',
@@ -111,11 +112,24 @@ def param_rms(p: torch.Tensor) -> torch.Tensor:
   return torch.sqrt(torch.mean(torch.square(p)) + F.PARAM_RMS_EPS)
 
 
+def _kernel_step_(p, g, m, rms, scale: torch.Tensor) -> None:
+  """The element-wise part on the fused kernels (op `sinv6`, which also clamps g), in place. On CUDA the
+  per-tensor scale stays on the device (read by the kernel); on the CPU it is a host number."""
+  from algoperf_kernels import torch_ops  # pylint: disable=import-outside-toplevel
+  hyper = dict(beta1=F.MOMENTUM_DECAY, beta2=F.RMS_DECAY, eps=F.UPDATE_EPS, eps_root=F.UPDATE_EPS_ROOT,
+               clip=F.GRAD_CLIP)
+  if p.is_cuda:
+    torch_ops.sinv6([p], [g], [m], [rms], scale=0.0, dyn_device=scale.reshape(1).float().contiguous(), **hyper)
+  else:
+    torch_ops.sinv6([p], [g], [m], [rms], scale=float(scale), **hyper)
+
+
 class Sinv6(torch.optim.Optimizer):
   """The Sinv6 optimizer: `step(loss)` takes the batch's mean training loss (the scheduler's input)."""
 
-  def __init__(self, params, tree: dict, num_steps: int):
+  def __init__(self, params, tree: dict, num_steps: int, use_kernels: Optional[bool] = None):
     super().__init__(params, {})
+    self.use_kernels = kernel_switch.kernels_enabled() if use_kernels is None else use_kernels
     device = next(p.device for group in self.param_groups for p in group['params'])
     self.scheduler = Scheduler(tree, num_steps, device)
     self.last_lr_mult: Optional[torch.Tensor] = None
@@ -123,8 +137,9 @@ class Sinv6(torch.optim.Optimizer):
   @torch.no_grad()
   def step(self, loss) -> torch.Tensor:  # pylint: disable=arguments-renamed
     params = [p for group in self.param_groups for p in group['params'] if p.grad is not None]
-    for p in params:
-      p.grad.clamp_(-F.GRAD_CLIP, F.GRAD_CLIP)
+    if not self.use_kernels:  # the kernel clamps as it reads
+      for p in params:
+        p.grad.clamp_(-F.GRAD_CLIP, F.GRAD_CLIP)
     lr_mult = self.scheduler.step(loss)
     for p in params:
       state = self.state[p]
@@ -132,6 +147,9 @@ class Sinv6(torch.optim.Optimizer):
         state['m'] = torch.zeros_like(p)
         state['rms'] = torch.zeros_like(p)
       scale = F.STEP_MULT * lr_mult * param_rms(p)
-      apply_moments_(p, p.grad, state['m'], state['rms'], scale)
+      if self.use_kernels:
+        _kernel_step_(p, p.grad, state['m'], state['rms'], scale)
+      else:
+        apply_moments_(p, p.grad, state['m'], state['rms'], scale)
     self.last_lr_mult = lr_mult
     return lr_mult
