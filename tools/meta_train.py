@@ -160,6 +160,7 @@ def main(argv):
   if any(h < 3 for h in horizons):
     raise app.UsageError(f'--horizons must be >= 3 steps each, got {FLAGS.horizons}.')
   start = time.time()
+  code_version = _git_commit()  # now: the tree may move while a long run goes on
   tasks = meta_tasks.load(FLAGS.tasks, FLAGS.data_dir)
   unrolls = {(name, h): make_unroll(task, h, FLAGS.batch_size) for name, task in tasks.items() for h in horizons}
 
@@ -242,7 +243,7 @@ def main(argv):
       'eval_initial_weights': initial_eval, 'eval_final_weights': final_eval,
       'excluded_workloads': 'all benchmark workloads except MNIST (Fashion-MNIST is the lite cifar build\'s data; '
                             'cifar is a development workload, not a scored one)',
-      'code_version': _git_commit(), 'wall_time_s': round(earlier_s + time.time() - start, 1),
+      'code_version': code_version, 'wall_time_s': round(earlier_s + time.time() - start, 1),
       'jax_version': jax.__version__, 'num_weights': features.NUM_WEIGHTS,
   }
   with open(os.path.join(out, 'provenance.json'), 'w') as f:
