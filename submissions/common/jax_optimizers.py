@@ -1,0 +1,151 @@
+"""The element-wise update rules for JAX submissions: one kernel path and one plain path per rule.
+
+Each factory returns an object with `init(params) -> state` and
+`step(grads, state, params) -> (new_params, new_state)` (algoperf_kernels.optax_ops' fast form), to be
+called inside the submission's jitted train step with params and state donated (jax_train.make_train_step).
+By default the step runs on the fused kernels (`algoperf_kernels.optax_ops`); with ALGOPERF_KERNELS=off it
+is the plain jax.numpy formula below, the same math (submissions.md §0), kept once for every submission.
+`learning_rate` is a float or a function of the update count (the number of updates already applied).
+"""
+from typing import Any, Callable, NamedTuple, Union
+
+import jax
+import jax.numpy as jnp
+
+from submissions.common import kernel_switch
+
+Schedule = Union[float, Callable[[jax.Array], jax.Array]]
+
+
+class Optimizer(NamedTuple):
+  init: Callable
+  step: Callable
+
+
+def _lr(learning_rate: Schedule, count):
+  return learning_rate(count) if callable(learning_rate) else learning_rate
+
+
+def _zeros(params):
+  return jax.tree.map(lambda p: jnp.zeros(p.shape, jnp.float32), params)
+
+
+class NadamState(NamedTuple):
+  count: jax.Array
+  mu: Any
+  nu: Any
+
+
+def plain_nadamw(learning_rate: Schedule, b1: float, b2: float, eps: float = 1e-8, weight_decay: float = 0.0,
+                 power: float = 2.0) -> Optimizer:
+  """NAdamW (NadamP for power != 2): v accumulates g^2 for every p; only the root of v_hat changes.
+
+  m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; m_bar = (b1 m + (1-b1) g)/(1-b1^t); v_hat = v/(1-b2^t);
+  p <- p - lr (m_bar / (v_hat^(1/power) + eps) + wd p).
+  """
+
+  def init(params):
+    return NadamState(jnp.zeros([], jnp.int32), _zeros(params), _zeros(params))
+
+  def step(grads, state, params):
+    lr = _lr(learning_rate, state.count)
+    count = state.count + 1
+    t = count.astype(jnp.float32)
+    bc1, bc2 = 1 - b1**t, 1 - b2**t
+    mu = jax.tree.map(lambda m, g: b1 * m + (1 - b1) * g, state.mu, grads)
+    nu = jax.tree.map(lambda v, g: b2 * v + (1 - b2) * g * g, state.nu, grads)
+    root = jnp.sqrt if power == 2.0 else (lambda x: jnp.power(x, 1.0 / power))
+
+    def update(p, g, m, v):
+      m_bar = (b1 * m + (1 - b1) * g) / bc1
+      return p - lr * (m_bar / (root(v / bc2) + eps) + weight_decay * p)
+
+    return jax.tree.map(update, params, grads, mu, nu), NadamState(count, mu, nu)
+
+  return Optimizer(init, step)
+
+
+def nadamw(learning_rate: Schedule, b1: float, b2: float, eps: float = 1e-8, weight_decay: float = 0.0,
+           power: float = 2.0) -> Optimizer:
+  """The AlgoPerf NAdamW / NadamP on the kernels (op `adam`, nesterov) or the plain path."""
+  if not kernel_switch.kernels_enabled():
+    return plain_nadamw(learning_rate, b1, b2, eps, weight_decay, power)
+  from algoperf_kernels import optax_ops  # pylint: disable=import-outside-toplevel
+  fused = optax_ops.nadamw(learning_rate, b1=b1, b2=b2, eps=eps, weight_decay=weight_decay, power=power)
+  return Optimizer(fused.init, fused.step)
+
+
+class TraceState(NamedTuple):
+  count: jax.Array
+  trace: Any
+
+
+def plain_nesterov_sgd(learning_rate: Schedule, momentum: float, weight_decay: float = 0.0) -> Optimizer:
+  """optax.trace(momentum, nesterov=True), add_decayed_weights(wd), -lr: heavy ball without dampening.
+
+  b = g + momentum b; d = g + momentum b; p <- p - lr (d + wd p).
+  """
+
+  def init(params):
+    return TraceState(jnp.zeros([], jnp.int32), _zeros(params))
+
+  def step(grads, state, params):
+    lr = _lr(learning_rate, state.count)
+    trace = jax.tree.map(lambda b, g: g + momentum * b, state.trace, grads)
+    new_params = jax.tree.map(lambda p, g, b: p - lr * ((g + momentum * b) + weight_decay * p), params, grads,
+                              trace)
+    return new_params, TraceState(state.count + 1, trace)
+
+  return Optimizer(init, step)
+
+
+def nesterov_sgd(learning_rate: Schedule, momentum: float, weight_decay: float = 0.0) -> Optimizer:
+  """Generalized Adam's SGD branch on the kernels (op `sgd`, nesterov) or the plain path."""
+  if not kernel_switch.kernels_enabled():
+    return plain_nesterov_sgd(learning_rate, momentum, weight_decay)
+  from algoperf_kernels import optax_ops  # pylint: disable=import-outside-toplevel
+  fused = optax_ops.sgd(learning_rate, momentum, nesterov=True, weight_decay=weight_decay)
+  return Optimizer(fused.init, fused.step)
+
+
+class AdamGState(NamedTuple):
+  count: jax.Array
+  mu: Any
+  nu: Any
+  num: Any
+
+
+def plain_adamg(learning_rate: Schedule, b1: float = 0.95, b2: float = 0.999, b3: float = 0.95,
+                eps: float = 1e-8, p_num: float = 0.2, q_num: float = 0.24) -> Optimizer:
+  """AdamG (submissions.md §3.6; weight decay is 0 in the published point and not offered).
+
+  v = b2 v + (1-b2) g^2; n = b3 n + (1-b3) p_num v^q_num; m = b1 m + (1-b1) g n;
+  p <- p - min(1/sqrt(t), lr_t) (m/(1-b1^t)) / (sqrt(v)/sqrt(1-b2^t) + eps).
+  """
+
+  def init(params):
+    return AdamGState(jnp.zeros([], jnp.int32), _zeros(params), _zeros(params), _zeros(params))
+
+  def step(grads, state, params):
+    count = state.count + 1
+    t = count.astype(jnp.float32)
+    lr = jnp.minimum(1.0 / jnp.sqrt(t), _lr(learning_rate, state.count))
+    bc1, sqrt_bc2 = 1 - b1**t, jnp.sqrt(1 - b2**t)
+    nu = jax.tree.map(lambda v, g: b2 * v + (1 - b2) * g * g, state.nu, grads)
+    num = jax.tree.map(lambda n, v: b3 * n + (1 - b3) * p_num * jnp.power(v, q_num), state.num, nu)
+    mu = jax.tree.map(lambda m, g, n: b1 * m + (1 - b1) * g * n, state.mu, grads, num)
+    new_params = jax.tree.map(lambda p, m, v: p - lr * (m / bc1) / (jnp.sqrt(v) / sqrt_bc2 + eps), params, mu, nu)
+    return new_params, AdamGState(count, mu, nu, num)
+
+  return Optimizer(init, step)
+
+
+def adamg(learning_rate: Schedule, b1: float = 0.95, b2: float = 0.999, b3: float = 0.95, eps: float = 1e-8,
+          p_num: float = 0.2, q_num: float = 0.24) -> Optimizer:
+  """AdamG on the kernels (op `adamg`) where the library has it, else the plain path."""
+  if kernel_switch.kernels_enabled():
+    from algoperf_kernels import optax_ops  # pylint: disable=import-outside-toplevel
+    if hasattr(optax_ops, 'adamg'):
+      fused = optax_ops.adamg(learning_rate, b1=b1, b2=b2, b3=b3, eps=eps, p_num=p_num, q_num=q_num)
+      return Optimizer(fused.init, fused.step)
+  return plain_adamg(learning_rate, b1, b2, b3, eps, p_num, q_num)
