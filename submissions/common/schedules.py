@@ -52,3 +52,10 @@ def warmup_cosine_jax(peak: float, warmup_steps: int, total_steps: int):
   """warmup_cosine as an optax-style schedule (a function of the update count)."""
   import jax.numpy as jnp  # pylint: disable=import-outside-toplevel
   return lambda count: warmup_cosine(count, peak, warmup_steps, total_steps, xp=jnp)
+
+
+def google_horizon(step_hint: int, cosine_decay_fraction: float, warmup_steps_fraction: float):
+  """(W, T) of the Google team's submissions (Generalized Adam, NadamP): T = int(cosine_decay_fraction *
+  step_hint), W = int(warmup_steps_fraction * T)."""
+  total = int(cosine_decay_fraction * step_hint)
+  return int(warmup_steps_fraction * total), total
