@@ -149,3 +149,63 @@ def adamg(learning_rate: Schedule, b1: float = 0.95, b2: float = 0.999, b3: floa
       fused = optax_ops.adamg(learning_rate, b1=b1, b2=b2, b3=b3, eps=eps, p_num=p_num, q_num=q_num)
       return Optimizer(fused.init, fused.step)
   return plain_adamg(learning_rate, b1, b2, b3, eps, p_num, q_num)
+
+
+class AmosState(NamedTuple):
+  count: jax.Array
+  mu: Any
+  nu: Any
+  b: Any
+
+
+class _JnpOps:
+  sqrt = staticmethod(jnp.sqrt)
+  maximum = staticmethod(jnp.maximum)
+  where = staticmethod(jnp.where)
+
+  @staticmethod
+  def mean(x, axes):
+    return jnp.mean(x, axis=axes, keepdims=True)
+
+
+def _path_names(path):
+  return [str(getattr(k, 'key', getattr(k, 'name', getattr(k, 'idx', k)))) for k in path]
+
+
+def amos(params, style: str, b1: float, b2: float, l2: float, converge: float, warmup: float, step_hint: int,
+         eta_override: float = -1.0, clip_norm: float = 1.0) -> Optimizer:
+  """Amos (submissions.md §2.7) after optax.clip_by_global_norm(clip_norm); the rules are amos_rules'.
+
+  There is no fused kernel for Amos (its per-variable means need a second pass); both settings of
+  ALGOPERF_KERNELS run this jax.numpy path.
+  """
+  from submissions.common import amos_rules  # pylint: disable=import-outside-toplevel
+  paths_leaves, treedef = jax.tree_util.tree_flatten_with_path(params)
+  metas = [amos_rules.meta(_path_names(path), leaf.shape, eta_override) for path, leaf in paths_leaves]
+  xi = amos_rules.xi(max(m.k for m in metas), converge, step_hint, warmup)
+  warmup_steps = int(warmup * step_hint)
+  leaf_fn = amos_rules.adam_leaf if style == 'adam' else amos_rules.reduced_leaf
+
+  def init(params):
+    leaves = treedef.flatten_up_to(params)
+    shapes = [amos_rules.state_shapes(leaf.shape, m, style) for leaf, m in zip(leaves, metas)]
+    zeros = lambda shape: jnp.zeros(shape, jnp.float32)
+    unflat = lambda xs: jax.tree.unflatten(treedef, xs)
+    return AmosState(jnp.zeros([], jnp.int32), unflat([zeros(l.shape) for l in leaves]),
+                     unflat([zeros(s[0]) for s in shapes]), unflat([zeros(s[1]) for s in shapes]))
+
+  def step(grads, state, params):
+    g_leaves = treedef.flatten_up_to(grads)
+    norm = jnp.sqrt(sum(jnp.sum(g * g) for g in g_leaves))
+    scale = jnp.where(norm < clip_norm, 1.0, clip_norm / norm)
+    t = state.count.astype(jnp.float32)
+    c_prev = jnp.where(t > 0, (1 - b2) / jnp.where(t > 0, 1 - b2**t, 1.0), 0.0)
+    c_now = (1 - b2) / (1 - b2**(t + 1))
+    xi_t = amos_rules.xi_at(t, xi, warmup_steps, xp=jnp)
+    out = [leaf_fn(_JnpOps, p, g * scale, mu, nu, b, c_prev, c_now, xi_t, m, b1, b2, l2)
+           for p, g, mu, nu, b, m in zip(treedef.flatten_up_to(params), g_leaves, treedef.flatten_up_to(state.mu),
+                                         treedef.flatten_up_to(state.nu), treedef.flatten_up_to(state.b), metas)]
+    unflat = lambda i: jax.tree.unflatten(treedef, [o[i] for o in out])
+    return unflat(0), AmosState(state.count + 1, unflat(1), unflat(2), unflat(3))
+
+  return Optimizer(init, step)

@@ -130,3 +130,63 @@ def adamg(params, lr=1.0, betas=(0.95, 0.999, 0.95), eps=1e-8, p_num=0.2, q_num=
 def lambda_scheduler(optimizer: torch.optim.Optimizer, factor):
   """LambdaLR with `factor(count)` (count = updates already applied) as a float multiple of the peak lr."""
   return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda count: float(factor(count)))
+
+
+class _TorchOps:
+  sqrt = staticmethod(torch.sqrt)
+  where = staticmethod(torch.where)
+
+  @staticmethod
+  def maximum(x, y):
+    return torch.maximum(x, y) if torch.is_tensor(y) else torch.clamp(x, min=y)
+
+  @staticmethod
+  def mean(x, axes):
+    return x.mean(dim=axes, keepdim=True) if axes else x
+
+
+class Amos(torch.optim.Optimizer):
+  """Amos (submissions.md §2.7) after a global gradient-norm clip at clip_norm (optax's form:
+  g * clip_norm/|g| when |g| >= clip_norm); the rules are amos_rules'. Built from named parameters
+  (the names give each variable's type). No fused kernel: both settings of ALGOPERF_KERNELS run this.
+  """
+
+  def __init__(self, named_params, style: str, b1: float, b2: float, l2: float, converge: float, warmup: float,
+               step_hint: int, eta_override: float = -1.0, clip_norm: float = 1.0):
+    from submissions.common import amos_rules  # pylint: disable=import-outside-toplevel
+    self._rules = amos_rules
+    named = list(named_params)
+    self._metas = [amos_rules.meta(name.split('.'), p.shape, eta_override, torch_layout=True) for name, p in named]
+    super().__init__([p for _, p in named], dict(lr=1.0))
+    self.style, self.b1, self.b2, self.l2, self.clip_norm = style, b1, b2, l2, clip_norm
+    self.xi = amos_rules.xi(max(m.k for m in self._metas), converge, step_hint, warmup)
+    self.warmup_steps = int(warmup * step_hint)
+    self.count = 0
+
+  @torch.no_grad()
+  def step(self, closure=None):
+    loss = None
+    if closure is not None:
+      with torch.enable_grad():
+        loss = closure()
+    params = self.param_groups[0]['params']
+    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+    norm = float(torch.sqrt(sum(torch.sum(g.float() * g.float()) for g in grads)))
+    scale = 1.0 if norm < self.clip_norm else self.clip_norm / norm
+    t, b2 = self.count, self.b2
+    c_prev = (1 - b2) / (1 - b2**t) if t > 0 else 0.0
+    c_now = (1 - b2) / (1 - b2**(t + 1))
+    xi_t = self._rules.xi_at(t, self.xi, self.warmup_steps)
+    leaf = self._rules.adam_leaf if self.style == 'adam' else self._rules.reduced_leaf
+    for p, g, m in zip(params, grads, self._metas):
+      st = self.state[p]
+      if not st:
+        nu_shape, b_shape = self._rules.state_shapes(p.shape, m, self.style)
+        st['mu'] = torch.zeros_like(p, dtype=torch.float32)
+        st['nu'] = torch.zeros(nu_shape, dtype=torch.float32, device=p.device)
+        st['b'] = torch.zeros(b_shape, dtype=torch.float32, device=p.device)
+      new_p, st['mu'], st['nu'], st['b'] = leaf(_TorchOps, p.float(), g.float() * scale, st['mu'], st['nu'], st['b'],
+                                                c_prev, c_now, xi_t, m, self.b1, b2, self.l2)
+      p.copy_(new_p)
+    self.count += 1
+    return loss
