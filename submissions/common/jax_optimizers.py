@@ -48,17 +48,19 @@ def plain_nadamw(learning_rate: Schedule, b1: float, b2: float, eps: float = 1e-
     return NadamState(jnp.zeros([], jnp.int32), _zeros(params), _zeros(params))
 
   def step(grads, state, params):
+    # In torch's AdamW order (decay, then the step of size lr/(1-b1^t)), as the kernel and the PyTorch
+    # plain path compute it, so the paths agree to rounding.
     lr = _lr(learning_rate, state.count)
     count = state.count + 1
     t = count.astype(jnp.float32)
     bc1, bc2 = 1 - b1**t, 1 - b2**t
-    mu = jax.tree.map(lambda m, g: b1 * m + (1 - b1) * g, state.mu, grads)
+    mu = jax.tree.map(lambda m, g: m + (1 - b1) * (g - m), state.mu, grads)
     nu = jax.tree.map(lambda v, g: b2 * v + (1 - b2) * g * g, state.nu, grads)
-    root = jnp.sqrt if power == 2.0 else (lambda x: jnp.power(x, 1.0 / power))
 
     def update(p, g, m, v):
-      m_bar = (b1 * m + (1 - b1) * g) / bc1
-      return p - lr * (m_bar / (root(v / bc2) + eps) + weight_decay * p)
+      numerator = m + (1 - b1) * (g - m)
+      denom = jnp.sqrt(v) / jnp.sqrt(bc2) + eps if power == 2.0 else jnp.power(v / bc2, 1.0 / power) + eps
+      return p * (1 - lr * weight_decay) + (-lr / bc1) * numerator / denom
 
     return jax.tree.map(update, params, grads, mu, nu), NadamState(count, mu, nu)
 

@@ -117,3 +117,141 @@ def train(framework: str, submission, hyperparameters, steps: int, step_hint: Op
   else:
     weights = [p.detach().numpy().copy() for p in current.parameters()]
   return np.array(losses), weights
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The four kinds of tests, as checks a folder's test file calls.
+
+def assert_close(actual, expected, rtol):
+  """rtol relative, plus rtol x max|expected| absolute for elements that cancel to near 0."""
+  for a, e in zip(actual, expected):
+    e = np.asarray(e, np.float64)
+    np.testing.assert_allclose(np.asarray(a, np.float64), e, rtol=rtol, atol=rtol * max(np.abs(e).max(), 1e-30))
+
+
+def check_jax_vs_pytorch(folder: str, index: int = 0, steps: int = 20, step_hint: Optional[int] = None,
+                         rtol: float = 1e-4):
+  """(b) The same weights and batches give the same losses in both frameworks; training moves them."""
+  h = point(folder, index)
+  jax_losses, _ = train('jax', load(folder, 'jax'), h, steps, step_hint)
+  torch_losses, _ = train('pytorch', load(folder, 'pytorch'), h, steps, step_hint)
+  np.testing.assert_allclose(jax_losses, torch_losses, rtol=rtol)
+  assert jax_losses[-5:].mean() < jax_losses[0] - 0.1, jax_losses  # a frozen model would also match
+
+
+def check_kernels_vs_plain(folder: str, framework: str, index: int = 0, steps: int = 20,
+                           step_hint: Optional[int] = None, rtol: float = 1e-6):
+  """(c) ALGOPERF_KERNELS=on and =off give the same losses (rtol) and weights (10 rtol in norm) over `steps`
+  steps. Weights get the looser bound: the forward/backward passes of the two runs differ by rounding once
+  the weights do, and training amplifies that (the rule itself is pinned at rtol by the numpy tests)."""
+  h = point(folder, index)
+  results = {}
+  for on in (True, False):
+    with kernels(on):
+      results[on] = train(framework, load(folder, framework), h, steps, step_hint)
+  np.testing.assert_allclose(results[True][0], results[False][0], rtol=rtol)
+  # Tensor by tensor in norm: an Adam step divides by sqrt(v) + eps, so an element whose v is ~0 turns a
+  # one-ulp difference into ~1e-5 of that element.
+  for a, b in zip(results[True][1], results[False][1]):
+    assert np.linalg.norm(a - b) <= 10 * rtol * np.linalg.norm(b), (np.linalg.norm(a - b), np.linalg.norm(b))
+  assert results[True][0][-1] < results[True][0][0]
+
+
+def check_search_space(folder: str, bad: Dict[str, object], draws: int = 5):
+  """(d) The search space loads, its points (as the runner draws them) start a trial in both frameworks, and
+  each `bad` value stops the trial with one sentence naming the hyperparameter and the value."""
+  import jax  # pylint: disable=import-outside-toplevel
+  import pytest  # pylint: disable=import-outside-toplevel
+  space = tuning.load_search_space(os.path.join(SUBMISSIONS, folder, 'tuning_search_space.json'))
+  drawn = tuning.trials_for_run(space, draws, seed=0)
+  assert len(drawn) == draws
+  for framework in FILES:
+    submission = load(folder, framework)
+    w = workload(framework)
+    start = initial_weights(framework, w)
+    for chosen in drawn:
+      submission.init_optimizer_state(w, start, None, tuning.to_hyperparameters(chosen), jax.random.PRNGKey(0))
+    for name, value in bad.items():
+      h = tuning.to_hyperparameters(dict(drawn[0], **{name: value}))
+      with pytest.raises(ValueError) as error:
+        submission.init_optimizer_state(w, start, None, h, jax.random.PRNGKey(0))
+      assert f'{name}={value!r}' in str(error.value), str(error.value)
+
+
+def random_problem(steps: int = 20, shapes=((3, 5), (7,), (2, 3, 4)), seed: int = 0):
+  """Small float32 parameters and a gradient per step (gradients of a quadratic would hide sign errors)."""
+  rng = np.random.default_rng(seed)
+  params = [rng.normal(size=s).astype(np.float32) for s in shapes]
+  grads = [[(rng.normal(size=s) * 0.1).astype(np.float32) for s in shapes] for _ in range(steps)]
+  return params, grads
+
+
+def run_jax(optimizer, params, grads):
+  """Applies `optimizer` (jax_optimizers' form) to {'p0': ..., ...} with the given gradients."""
+  import jax  # pylint: disable=import-outside-toplevel
+  import jax.numpy as jnp  # pylint: disable=import-outside-toplevel
+  tree = {f'p{i}': jnp.asarray(p) for i, p in enumerate(params)}
+  state = optimizer.init(tree)
+  step = jax.jit(optimizer.step)
+  for g in grads:
+    tree, state = step({f'p{i}': jnp.asarray(x) for i, x in enumerate(g)}, state, tree)
+  return [np.asarray(tree[f'p{i}']) for i in range(len(params))]
+
+
+def run_torch(make_optimizer, params, grads, scheduler_factor=None):
+  """Applies the optimizer make_optimizer(tensors) makes, setting .grad from `grads` each step."""
+  import torch  # pylint: disable=import-outside-toplevel
+  tensors = [torch.nn.Parameter(torch.from_numpy(p.copy())) for p in params]
+  optimizer = make_optimizer(tensors)
+  for g in grads:
+    for t, x in zip(tensors, g):
+      t.grad = torch.from_numpy(x.copy())
+    optimizer.step()
+  return [t.detach().numpy() for t in tensors]
+
+
+def nadamw_reference(params, grads, lr, b1, b2, eps=1e-8, weight_decay=0.0, power=2.0):
+  """The numpy reference (kernels' reference.adamw, textbook rounding) over all steps."""
+  from algoperf_kernels import reference  # pylint: disable=import-outside-toplevel
+  ps = [p.copy() for p in params]
+  ms = [np.zeros_like(p) for p in params]
+  vs = [np.zeros_like(p) for p in params]
+  for t, g in enumerate(grads, start=1):
+    for i in range(len(ps)):
+      ps[i], ms[i], vs[i] = reference.adamw(ps[i], g[i], ms[i], vs[i], lr=lr, step=t, beta1=b1, beta2=b2, eps=eps,
+                                            weight_decay=weight_decay, nesterov=True, power=power, fma=False)
+  return ps
+
+
+def check_nadamw_rule(b1, b2, weight_decay, power=2.0, lr=1e-2, rtol=1e-6):
+  """(a) jax_optimizers.nadamw and pytorch_optimizers.nadamw, kernels on and off, against numpy."""
+  from submissions.common import jax_optimizers, pytorch_optimizers  # pylint: disable=import-outside-toplevel
+  params, grads = random_problem()
+  expected = nadamw_reference(params, grads, lr, b1, b2, 1e-8, weight_decay, power)
+  for on in (True, False):
+    with kernels(on):
+      assert_close(run_jax(jax_optimizers.nadamw(lr, b1, b2, 1e-8, weight_decay, power), params, grads), expected,
+                   rtol)
+      assert_close(run_torch(lambda ts: pytorch_optimizers.nadamw(ts, lr, (b1, b2), 1e-8, weight_decay, power),
+                             params, grads), expected, rtol)
+  assert max(np.abs(e - p).max() for e, p in zip(expected, params)) > 10 * lr * 0.5  # the parameters moved
+
+
+def check_nesterov_sgd_rule(momentum, weight_decay, lr=1e-2, rtol=1e-6):
+  """(a) jax_optimizers.nesterov_sgd and pytorch_optimizers.nesterov_sgd, kernels on and off, against numpy
+  (reference.sgd: optax.trace(nesterov) + decoupled weight decay)."""
+  from algoperf_kernels import reference  # pylint: disable=import-outside-toplevel
+  from submissions.common import jax_optimizers, pytorch_optimizers  # pylint: disable=import-outside-toplevel
+  params, grads = random_problem()
+  expected = [p.copy() for p in params]
+  bufs = [np.zeros_like(p) for p in params]
+  for t, g in enumerate(grads):
+    for i in range(len(params)):
+      expected[i], bufs[i] = reference.sgd(expected[i], g[i], bufs[i], lr=lr, momentum=momentum, dampening=0.0,
+                                           weight_decay=0.0, nesterov=True, first_step=t == 0,
+                                           decoupled_weight_decay=weight_decay, fma=False)
+  for on in (True, False):
+    with kernels(on):
+      assert_close(run_jax(jax_optimizers.nesterov_sgd(lr, momentum, weight_decay), params, grads), expected, rtol)
+      assert_close(run_torch(lambda ts: pytorch_optimizers.nesterov_sgd(ts, lr, momentum, weight_decay), params,
+                             grads), expected, rtol)
