@@ -1,0 +1,16 @@
+"""AdamG on MNIST smoke: JAX against PyTorch, and the kernels against ALGOPERF_KERNELS=off."""
+import pytest
+
+from submissions.common import testing
+
+FOLDER = 'self_tuning/adamg'
+STEP_HINT = 200  # W = 3: warmup, then the cosine under the 1/sqrt(t) cap within 20 steps
+
+
+def test_jax_against_pytorch():
+  testing.check_jax_vs_pytorch(FOLDER, step_hint=STEP_HINT)
+
+
+@pytest.mark.parametrize('framework', ['jax', 'pytorch'])
+def test_kernels_against_plain_path(framework):
+  testing.check_kernels_vs_plain(FOLDER, framework, step_hint=STEP_HINT)
