@@ -38,6 +38,8 @@ SPECS = {
     'graft': OpSpec(('grads', 'exp_avgs', 'graft_sqs', 'directions', 'filtered'),
                     ('beta1', 'beta2', 'eps'), ('step',), False),
     'triad': OpSpec(('a', 'b', 'c'), (), ('scalar',), False),
+    'adamg': OpSpec(('params', 'grads', 'exp_avgs', 'exp_avg_sqs', 'numerators'),
+                    ('beta1', 'beta2', 'beta3', 'eps', 'p_num', 'q_num'), ('lr', 'step'), True),
 }
 
 

@@ -16,7 +16,8 @@ enum class OpKind : int {
   kSgd = 6,        // momentum SGD                           lists p g buf [master]
   kGraft = 7,      // Shampoo Adam grafting                  lists g m a d mt
   kTriad = 8,      // STREAM triad a <- b + s c (benchmark)  lists a b c
-  kNumOps = 9,
+  kAdamG = 9,      // AdamG                                  lists p g m v n [master]
+  kNumOps = 10,
 };
 
 enum : uint32_t {
@@ -49,6 +50,7 @@ inline int expected_hyper(OpKind op) {
     case OpKind::kSfStep: return 4;
     case OpKind::kSgd: return 6;
     case OpKind::kGraft: return 3;
+    case OpKind::kAdamG: return 6;
     default: return 0;
   }
 }
@@ -58,6 +60,7 @@ inline int expected_dyn(OpKind op) {
     case OpKind::kSfStep: return 3;
     case OpKind::kSgd: return 2;
     case OpKind::kLawaPush: return 0;
+    case OpKind::kAdamG: return 2;
     default: return 1;  // swap/EMA weight, scale, graft step, triad scalar
   }
 }

@@ -144,13 +144,12 @@ def plain_adamg(learning_rate: Schedule, b1: float = 0.95, b2: float = 0.999, b3
 
 def adamg(learning_rate: Schedule, b1: float = 0.95, b2: float = 0.999, b3: float = 0.95, eps: float = 1e-8,
           p_num: float = 0.2, q_num: float = 0.24) -> Optimizer:
-  """AdamG on the kernels (op `adamg`) where the library has it, else the plain path."""
-  if kernel_switch.kernels_enabled():
-    from algoperf_kernels import optax_ops  # pylint: disable=import-outside-toplevel
-    if hasattr(optax_ops, 'adamg'):
-      fused = optax_ops.adamg(learning_rate, b1=b1, b2=b2, b3=b3, eps=eps, p_num=p_num, q_num=q_num)
-      return Optimizer(fused.init, fused.step)
-  return plain_adamg(learning_rate, b1, b2, b3, eps, p_num, q_num)
+  """AdamG on the kernels (op `adamg`) or the plain path."""
+  if not kernel_switch.kernels_enabled():
+    return plain_adamg(learning_rate, b1, b2, b3, eps, p_num, q_num)
+  from algoperf_kernels import optax_ops  # pylint: disable=import-outside-toplevel
+  fused = optax_ops.adamg(learning_rate, b1=b1, b2=b2, b3=b3, eps=eps, p_num=p_num, q_num=q_num)
+  return Optimizer(fused.init, fused.step)
 
 
 class AmosState(NamedTuple):

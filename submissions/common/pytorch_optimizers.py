@@ -120,11 +120,10 @@ class PlainAdamG(_Plain):
 
 
 def adamg(params, lr=1.0, betas=(0.95, 0.999, 0.95), eps=1e-8, p_num=0.2, q_num=0.24) -> torch.optim.Optimizer:
-  if kernel_switch.kernels_enabled():
-    from algoperf_kernels import torch_optim  # pylint: disable=import-outside-toplevel
-    if hasattr(torch_optim, 'AdamG'):
-      return torch_optim.AdamG(params, lr=lr, betas=betas, eps=eps, p_num=p_num, q_num=q_num)
-  return PlainAdamG(params, lr=lr, betas=betas, eps=eps, p_num=p_num, q_num=q_num)
+  if not kernel_switch.kernels_enabled():
+    return PlainAdamG(params, lr=lr, betas=betas, eps=eps, p_num=p_num, q_num=q_num)
+  from algoperf_kernels import torch_optim  # pylint: disable=import-outside-toplevel
+  return torch_optim.AdamG(params, lr=lr, betas=betas, eps=eps, p_num=p_num, q_num=q_num)
 
 
 def lambda_scheduler(optimizer: torch.optim.Optimizer, factor):
