@@ -9,10 +9,10 @@ from typing import Any, Dict, Optional
 from algoperf import spec
 from submissions.common import api
 from submissions.common import baseline_batch_sizes
-from submissions.common import hparam_checks
 from submissions.common import jax_optimizers
 from submissions.common import jax_train
 from submissions.common import schedules
+from submissions.external_tuning.nadamw_baseline import hparams
 
 prepare_for_eval = api.prepare_for_eval
 data_selection = api.data_selection
@@ -22,21 +22,11 @@ def get_batch_size(workload_name: str) -> int:
   return baseline_batch_sizes.get_batch_size(workload_name)
 
 
-def check_hyperparameters(hyperparameters) -> None:
-  """The NAdamW baseline's domains (shared by its PyTorch twin and by cyclic_lr)."""
-  hparam_checks.check_range(hyperparameters, 'learning_rate', low=0.0, low_inclusive=False)
-  hparam_checks.check_range(hyperparameters, 'one_minus_beta1', low=0.0, high=1.0, low_inclusive=False)
-  hparam_checks.check_range(hyperparameters, 'beta2', low=0.0, high=1.0, high_inclusive=False)
-  hparam_checks.check_range(hyperparameters, 'weight_decay', low=0.0)
-  hparam_checks.check_range(hyperparameters, 'warmup_factor', low=0.0, high=1.0)
-  hparam_checks.check_range(hyperparameters, 'grad_clip', low=0.0, low_inclusive=False, required=False)
-
-
 def init_optimizer_state(workload: spec.Workload, model_params: spec.ParameterContainer,
                          model_state: spec.ModelAuxiliaryState, hyperparameters: spec.Hyperparameters,
                          rng: spec.RandomState) -> spec.OptimizerState:
   del model_state, rng
-  check_hyperparameters(hyperparameters)
+  hparams.check(hyperparameters)
   warmup_steps = int(hyperparameters.warmup_factor * workload.step_hint)
   schedule = schedules.warmup_cosine_jax(hyperparameters.learning_rate, warmup_steps, workload.step_hint)
   optimizer = jax_optimizers.nadamw(schedule, b1=1.0 - hyperparameters.one_minus_beta1, b2=hyperparameters.beta2,

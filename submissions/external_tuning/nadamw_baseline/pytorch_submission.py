@@ -12,11 +12,10 @@ from submissions.common import baseline_batch_sizes
 from submissions.common import pytorch_optimizers
 from submissions.common import pytorch_train
 from submissions.common import schedules
-from submissions.external_tuning.nadamw_baseline import jax_submission as _twin
+from submissions.external_tuning.nadamw_baseline import hparams
 
 prepare_for_eval = api.prepare_for_eval
 data_selection = api.data_selection
-check_hyperparameters = _twin.check_hyperparameters
 
 
 def get_batch_size(workload_name: str) -> int:
@@ -27,7 +26,7 @@ def init_optimizer_state(workload: spec.Workload, model_params: spec.ParameterCo
                          model_state: spec.ModelAuxiliaryState, hyperparameters: spec.Hyperparameters,
                          rng: spec.RandomState) -> spec.OptimizerState:
   del model_state, rng
-  check_hyperparameters(hyperparameters)
+  hparams.check(hyperparameters)
   optimizer = pytorch_optimizers.nadamw(
       model_params.parameters(), lr=hyperparameters.learning_rate,
       betas=(1.0 - hyperparameters.one_minus_beta1, hyperparameters.beta2), eps=1e-8,
