@@ -12,7 +12,9 @@ SUBMISSION_DIR = os.path.join(ROOT, 'submissions', 'external_tuning', 'nadamw_ba
 
 
 def _run(experiment_dir, devices):
-  env = dict(os.environ, PYTHONPATH=os.path.abspath(ROOT),
+  # The child needs this process's import paths too (Bazel's runfiles put algoperf_kernels on sys.path, and
+  # the submissions run their updates on it).
+  env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.abspath(ROOT)] + [p for p in sys.path if p]),
              XLA_FLAGS=f'--xla_force_host_platform_device_count={devices}')
   env.pop('BUILD_WORKING_DIRECTORY', None)
   subprocess.run([sys.executable, os.path.join(ROOT, 'algoperf', 'submission_runner.py'), '--framework=jax',

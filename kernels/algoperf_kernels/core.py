@@ -40,6 +40,8 @@ SPECS = {
     'triad': OpSpec(('a', 'b', 'c'), (), ('scalar',), False),
     'sinv6': OpSpec(('params', 'grads', 'ms', 'rmss'), ('beta1', 'beta2', 'eps', 'eps_root', 'clip'),
                     ('scale',), False),
+    'adamg': OpSpec(('params', 'grads', 'exp_avgs', 'exp_avg_sqs', 'numerators'),
+                    ('beta1', 'beta2', 'beta3', 'eps', 'p_num', 'q_num'), ('lr', 'step'), True),
 }
 
 

@@ -162,3 +162,14 @@ def sinv6(ad, params, grads, ms, rmss, *, scale, beta1=0.9, beta2=0.999, eps=1e-
   of one call; with `dyn_device` (a float32 CUDA tensor holding it) the host never reads it."""
   hyper = dict(beta1=beta1, beta2=beta2, eps=eps, eps_root=eps_root, clip=clip)
   call(ad, 'sinv6', 0, [params, grads, ms, rmss], hyper, dict(scale=scale), dyn_device=dyn_device)
+
+
+def adamg(ad, params, grads, exp_avgs, exp_avg_sqs, numerators, *, lr, step, beta1=0.95, beta2=0.999,
+          beta3=0.95, eps=1e-8, p_num=0.2, q_num=0.24, masters=None):
+  """AdamG (Pang et al. 2024): v = b2 v + (1-b2) g^2; n = b3 n + (1-b3) p_num v^q_num;
+  m = b1 m + (1-b1) g n; p -= min(1/sqrt(step), lr) m/(1-b1^step) / (sqrt(v)/sqrt(1-b2^step) + eps).
+  step is 1-based (after increment)."""
+  bf16 = _is_bf16(ad, params)
+  lists = [params, grads, exp_avgs, exp_avg_sqs, numerators] + ([masters] if bf16 else [])
+  hyper = dict(beta1=beta1, beta2=beta2, beta3=beta3, eps=eps, p_num=p_num, q_num=q_num)
+  call(ad, 'adamg', core.flags_for(bf16=bf16), lists, hyper, dict(lr=lr, step=step))

@@ -164,4 +164,32 @@ def ema(emas, params, decay):
   return jax.tree.unflatten(treedef, out)
 
 
-__all__ = ['adamw', 'nadamw', 'sgd', 'ema', 'AdamState', 'SgdState', 'FusedOptimizer']
+
+
+class AdamGState(NamedTuple):
+  count: jax.Array
+  mu: Any
+  nu: Any
+  num: Any     # AdamG's numerator average n
+  master: Any
+
+
+def adamg(learning_rate: Schedule, b1=0.95, b2=0.999, b3=0.95, eps=1e-8, *, p_num=0.2, q_num=0.24
+          ) -> FusedOptimizer:
+  """Fused AdamG (op `adamg`); the step size is min(1/sqrt(t), learning_rate(count))."""
+  hyper = dict(beta1=b1, beta2=b2, beta3=b3, eps=eps, p_num=p_num, q_num=q_num)
+
+  def init(params):
+    return AdamGState(jnp.zeros([], jnp.int32), _zeros(params), _zeros(params), _zeros(params), _masters(params))
+
+  def step(grads, state, params):
+    count = state.count + 1
+    dyn = dict(lr=_lr(learning_rate, state.count), step=count)
+    new_params, (mu, nu, num), master = _fused_update('adamg', params, grads, [state.mu, state.nu, state.num],
+                                                      state.master, hyper, dyn)
+    return new_params, AdamGState(count, mu, nu, num, master)
+
+  return FusedOptimizer(init, step)
+
+
+__all__ = ['adamw', 'nadamw', 'sgd', 'ema', 'adamg', 'AdamState', 'SgdState', 'AdamGState', 'FusedOptimizer']

@@ -152,3 +152,69 @@ def sinv6(p, g, m, rms, *, scale, beta1=0.9, beta2=0.999, eps=1e-8, eps_root=1e-
   den = (np.sqrt((rms + F32(eps_root)).astype(F32)) + F32(eps)).astype(F32)
   p = a.fma(F32(-float(scale)), (m / den).astype(F32), p)
   return p, m, rms
+
+
+# ---------------------------------------------------------------------------------------------------------
+# AdamG and Amos (submissions.md §3.6, §2.7): textbook float64 formulas, one step each.
+
+def adamg(p, g, m, v, n, *, lr, step, beta1, beta2, beta3, eps, p_num=0.2, q_num=0.24):
+  """One AdamG step; returns new (p, m, v, n). The step size is min(1/sqrt(step), lr)."""
+  p, g, m, v, n = (np.asarray(x, np.float64) for x in (p, g, m, v, n))
+  v = beta2 * v + (1 - beta2) * g * g
+  n = beta3 * n + (1 - beta3) * p_num * v**q_num
+  m = beta1 * m + (1 - beta1) * g * n
+  size = min(1.0 / math.sqrt(step), lr)
+  p = p - size * (m / (1 - beta1**step)) / (np.sqrt(v) / math.sqrt(1 - beta2**step) + eps)
+  return p, m, v, n
+
+
+_TINY32 = float(np.finfo(np.float32).tiny)
+
+
+def _amos_scalars(b, g2_ratio, xi_t, eta, k, tau, l2, adaptive):
+  s = np.sqrt(1 + b)
+  a = xi_t**2 / (np.maximum(g2_ratio, s) if adaptive else s)
+  b_new = b + a * ((g2_ratio if adaptive else 1.0) / math.sqrt(k) + b)
+  l2p = 1 + l2 * ((1 + tau / 2)**2 - 1)**2
+  l2q = 1 + l2 * b * b
+  wd = -0.5 * a * (g2_ratio * l2p / l2q + l2)
+  b_v = (2 * s / (1 + np.sqrt(1 + 2 * s / (2 + tau))))**2 - 1
+  l2r = (1 + l2 * b * b_v) / (1 + l2 * l2q / l2p)
+  return s, b_new, wd, b_v, l2r
+
+
+def _amos_clip(g, nu, count, beta2):
+  if count == 0:
+    return g, g * g
+  v_prev = (1 - beta2) / (1 - beta2**count) * nu
+  cap = v_prev / (1 - beta2)
+  rho = np.where(v_prev > 0, np.maximum(g * g / np.where(v_prev > 0, cap, 1.0), 1.0), 1.0)
+  return g / np.sqrt(rho), g * g / rho
+
+
+def amos_adam(p, g, mu, nu, b, *, count, xi_t, eta, k, tau, axes, beta1, beta2, l2):
+  """Amos style "adam" on one variable (count = updates already applied); returns new (p, mu, nu, b)."""
+  p, g, mu, nu, b = (np.asarray(x, np.float64) for x in (p, g, mu, nu, b))
+  g, g2 = _amos_clip(g, nu, count, beta2)
+  mu = (1 - beta1) * g + beta1 * mu
+  nu = beta2 * nu + g2
+  v_hat = (1 - beta2) / (1 - beta2**(count + 1)) * nu
+  u = mu / np.sqrt(np.maximum(v_hat, _TINY32))
+  g2_ratio = ((1 + beta1) / (1 - beta1)) * np.mean(mu * mu, axis=axes, keepdims=True) / np.maximum(
+      np.mean(v_hat, axis=axes, keepdims=True), _TINY32)
+  s, b_new, wd, b_v, l2r = _amos_scalars(b, g2_ratio, xi_t, eta, k, tau, l2, adaptive=True)
+  p = p + (wd * p - eta * xi_t * u) / (1 + eta * s * l2r * b_v)
+  return p, mu, nu, b_new
+
+
+def amos_reduced(p, g, mu, nu, b, *, count, xi_t, eta, k, tau, axes, beta1, beta2, l2):
+  """Amos style "reduced" (nu reduced over `axes`, scalar b, momentum last); returns new (p, mu, nu, b)."""
+  p, g, mu, nu, b = (np.asarray(x, np.float64) for x in (p, g, mu, nu, b))
+  g, g2 = _amos_clip(g, nu, count, beta2)
+  g2_reduced = np.mean(g2, axis=axes, keepdims=True)
+  nu = beta2 * nu + g2_reduced
+  v_hat = np.maximum((1 - beta2) / (1 - beta2**(count + 1)) * nu, _TINY32)
+  u = g / np.sqrt(v_hat)
+  s, b_new, wd, b_v, l2r = _amos_scalars(b, g2_reduced / v_hat, xi_t, eta, k, tau, l2, adaptive=False)
+  update = (1 - beta1) * (wd * p - eta * xi_t * u) / (1 + eta * s * l2r * b_v) + beta1 * mu
+  return p + update, update, nu, b_new

@@ -290,3 +290,41 @@ class LawaQueue:
       raise RuntimeError('LawaQueue is empty')
     torch_ops.scale_copy(outs, self.sums, scale=1.0 / self.count, masters=masters)
 
+
+
+class AdamG(_Fused):
+  """Fused AdamG (Pang et al. 2024; op `adamg`): v = b2 v + (1-b2) g^2; n = b3 n + (1-b3) p_num v^q_num;
+  m = b1 m + (1-b1) g n; p -= min(1/sqrt(t), lr) m/(1-b1^t) / (sqrt(v)/sqrt(1-b2^t) + eps).
+  betas = (b1, b2, b3). No weight decay (AdamG's published point has none)."""
+
+  def __init__(self, params, lr=1.0, betas=(0.95, 0.999, 0.95), eps=1e-8, *, p_num=0.2, q_num=0.24):
+    if not all(0.0 <= b < 1.0 for b in betas) or len(betas) != 3:
+      raise ValueError(f'invalid betas {betas}: three values in [0, 1)')
+    super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, p_num=p_num, q_num=q_num))
+
+  @torch.no_grad()
+  def step(self, closure=None):
+    loss = None
+    if closure is not None:
+      with torch.enable_grad():
+        loss = closure()
+    for group in self.param_groups:
+      b1, b2, b3 = group['betas']
+      buckets = collections.defaultdict(lambda: ([], [], [], [], [], []))
+      for p in self._grads(group):
+        st = self.state[p]
+        if not st:
+          st['step'] = 0
+          for name in ('exp_avg', 'exp_avg_sq', 'numerator'):
+            st[name] = _float_state(p)
+          if p.dtype == torch.bfloat16:
+            st['master'] = _master(p)
+        st['step'] += 1
+        for lst, t in zip(buckets[(p.device, p.dtype, st['step'])],
+                          (p, p.grad, st['exp_avg'], st['exp_avg_sq'], st['numerator'], st.get('master'))):
+          lst.append(t)
+      for (_, dtype, step), (ps, gs, ms, vs, ns, masters) in buckets.items():
+        torch_ops.adamg(ps, gs, ms, vs, ns, lr=float(group['lr']), step=float(step), beta1=b1, beta2=b2, beta3=b3,
+                        eps=group['eps'], p_num=group['p_num'], q_num=group['q_num'],
+                        masters=masters if dtype == torch.bfloat16 else None)
+    return loss

@@ -29,9 +29,9 @@ import algoperf_kernels as ak
 from benchmark import resnet50
 
 SIZES = {'1e5': 100_000, '1e6': 1_000_000, '1.6e7': 16_000_000, '1e8': 100_000_000, 'resnet50': None}
-KERNELS = ('adamw', 'nadamw', 'adamw_bf16', 'sf_adamw', 'sgd_nesterov', 'ema', 'lawa_push')
+KERNELS = ('adamw', 'nadamw', 'adamw_bf16', 'sf_adamw', 'sgd_nesterov', 'ema', 'lawa_push', 'adamg')
 BYTES = {'adamw': 28, 'nadamw': 28, 'adamw_bf16': 28, 'sf_adamw': 28, 'sgd_nesterov': 20, 'ema': 12,
-         'lawa_push': 20}
+         'lawa_push': 20, 'adamg': 36}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -136,14 +136,66 @@ def torch_case(kernel, variant, shapes, device='cpu'):
       torch._foreach_add_(sums, detached)
       torch._foreach_copy_(slots, detached)
     return foreach
+  elif kernel == 'adamg':
+    if variant == 'ours':
+      opt = torch_optim.AdamG(params, lr=1e-3)
+    else:
+      return _torch_foreach_adamg(params)
   else:
     raise KeyError(kernel)
   return opt.step
 
 
+def _torch_foreach_adamg(params, lr=1e-3, b1=0.95, b2=0.999, b3=0.95, eps=1e-8, p_num=0.2, q_num=0.24):
+  """AdamG with torch's foreach ops: the fastest plain-torch form to compare the fused op with."""
+  import math
+  import torch
+  ps = [p.detach() for p in params]
+  gs = [p.grad for p in params]
+  ms, vs, ns = ([torch.zeros_like(p) for p in ps] for _ in range(3))
+  box = {'t': 0}
+
+  def step():
+    box['t'] += 1
+    t = box['t']
+    torch._foreach_mul_(vs, b2)
+    torch._foreach_addcmul_(vs, gs, gs, value=1 - b2)
+    torch._foreach_mul_(ns, b3)
+    torch._foreach_add_(ns, torch._foreach_pow(vs, q_num), alpha=(1 - b3) * p_num)
+    torch._foreach_mul_(ms, b1)
+    torch._foreach_add_(ms, torch._foreach_mul(gs, ns), alpha=1 - b1)
+    den = torch._foreach_div(torch._foreach_sqrt(vs), math.sqrt(1 - b2**t))
+    torch._foreach_add_(den, eps)
+    torch._foreach_addcdiv_(ps, ms, den, value=-min(1 / math.sqrt(t), lr) / (1 - b1**t))
+  return step
+
+
+def _optax_adamg(lr=1e-3, b1=0.95, b2=0.999, b3=0.95, eps=1e-8, p_num=0.2, q_num=0.24):
+  """AdamG as a plain jax.numpy optax transformation (what XLA fuses on its own)."""
+  import jax
+  import jax.numpy as jnp
+  import optax
+
+  def init(params):
+    zeros = lambda: jax.tree.map(jnp.zeros_like, params)
+    return (jnp.zeros([], jnp.int32), zeros(), zeros(), zeros())
+
+  def update(g, state, params=None):
+    count, m, v, n = state
+    count = count + 1
+    t = count.astype(jnp.float32)
+    v = jax.tree.map(lambda v, g: b2 * v + (1 - b2) * g * g, v, g)
+    n = jax.tree.map(lambda n, v: b3 * n + (1 - b3) * p_num * v**q_num, n, v)
+    m = jax.tree.map(lambda m, g, n: b1 * m + (1 - b1) * g * n, m, g, n)
+    size = jnp.minimum(1 / jnp.sqrt(t), lr) / (1 - b1**t)
+    u = jax.tree.map(lambda m, v: -size * m / (jnp.sqrt(v) / jnp.sqrt(1 - b2**t) + eps), m, v)
+    return u, (count, m, v, n)
+  return optax.GradientTransformation(init, update)
+
+
 TORCH_VARIANTS = {'adamw': ('ours', 'fused', 'foreach'), 'adamw_bf16': ('ours', 'fused', 'foreach'),
                   'nadamw': ('ours', 'foreach'), 'sf_adamw': ('ours',), 'sgd_nesterov': ('ours', 'fused', 'foreach'),
-                  'ema': ('ours', 'foreach'), 'lawa_push': ('ours', 'foreach')}
+                  'ema': ('ours', 'foreach'), 'lawa_push': ('ours', 'foreach'), 'adamg': ('ours', 'foreach')}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -179,13 +231,15 @@ def jax_case(kernel, variant, shapes, device='cpu'):
   fused_make = {'adamw': lambda: optax_ops.adamw(1e-3, weight_decay=0.01),
                 'adamw_bf16': lambda: optax_ops.adamw(1e-3, weight_decay=0.01),
                 'nadamw': lambda: optax_ops.nadamw(1e-3, weight_decay=0.01),
-                'sgd_nesterov': lambda: optax_ops.sgd(0.1, momentum=0.9, nesterov=True, weight_decay=1e-4)}
+                'sgd_nesterov': lambda: optax_ops.sgd(0.1, momentum=0.9, nesterov=True, weight_decay=1e-4),
+                'adamg': lambda: optax_ops.adamg(1e-3)}
   optax_make = {'adamw': lambda: optax.adamw(1e-3, weight_decay=0.01),
                 'adamw_bf16': lambda: optax.adamw(1e-3, weight_decay=0.01),
                 'nadamw': lambda: optax.adamw(1e-3, weight_decay=0.01, nesterov=True),
                 'sgd_nesterov': lambda: optax.chain(optax.trace(0.9, nesterov=True), optax.add_decayed_weights(1e-4),
                                                     optax.scale(-0.1)),
-                'sf_adamw': lambda: optax.contrib.schedule_free_adamw(1e-3, weight_decay=0.01)}
+                'sf_adamw': lambda: optax.contrib.schedule_free_adamw(1e-3, weight_decay=0.01),
+                'adamg': _optax_adamg}
   if variant in ('ours', 'ours_dropin'):
     opt = fused_make[kernel]()
     state = opt.init(params)
@@ -222,7 +276,7 @@ JAX_VARIANTS = {'adamw': ('ours', 'ours_dropin', 'optax', 'optax_donated'),
                 'nadamw': ('ours', 'optax', 'optax_donated'),
                 'sgd_nesterov': ('ours', 'optax', 'optax_donated'),
                 'sf_adamw': ('optax', 'optax_donated'),
-                'ema': ('ours', 'optax'), 'lawa_push': ()}
+                'ema': ('ours', 'optax'), 'lawa_push': (), 'adamg': ('ours', 'optax', 'optax_donated')}
 
 
 # ----------------------------------------------------------------------------------------------

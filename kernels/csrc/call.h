@@ -17,7 +17,8 @@ enum class OpKind : int {
   kGraft = 7,      // Shampoo Adam grafting                  lists g m a d mt
   kTriad = 8,      // STREAM triad a <- b + s c (benchmark)  lists a b c
   kSinv6 = 9,      // Sinv6's relative Adam-style step       lists p g m rms
-  kNumOps = 10,
+  kAdamG = 10,     // AdamG                                  lists p g m v n [master]
+  kNumOps = 11,
 };
 
 enum : uint32_t {
@@ -51,6 +52,7 @@ inline int expected_hyper(OpKind op) {
     case OpKind::kSgd: return 6;
     case OpKind::kGraft: return 3;
     case OpKind::kSinv6: return 5;
+    case OpKind::kAdamG: return 6;
     default: return 0;
   }
 }
@@ -60,6 +62,7 @@ inline int expected_dyn(OpKind op) {
     case OpKind::kSfStep: return 3;
     case OpKind::kSgd: return 2;
     case OpKind::kLawaPush: return 0;
+    case OpKind::kAdamG: return 2;
     default: return 1;  // swap/EMA weight, scale, graft step, triad scalar
   }
 }

@@ -156,6 +156,7 @@ PYBIND11_MODULE(_C, m) {
   ops["graft"] = static_cast<int>(OpKind::kGraft);
   ops["triad"] = static_cast<int>(OpKind::kTriad);
   ops["sinv6"] = static_cast<int>(OpKind::kSinv6);
+  ops["adamg"] = static_cast<int>(OpKind::kAdamG);
   m.attr("OPS") = ops;
   py::dict flags;
   flags["bf16"] = static_cast<int>(kFlagBf16);

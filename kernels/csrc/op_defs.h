@@ -238,6 +238,30 @@ struct Sinv6Op {
   }
 };
 
+// Lists: 0 p, 1 g, 2 m, 3 v, 4 n, [5 master]. AdamG.
+template <bool kBf16>
+struct AdamGOp {
+  using Coeffs = AdamGCoeffs;
+  static constexpr int kDepth = kBf16 ? 6 : 5;
+  static constexpr unsigned kHalf = kBf16 ? bit(0) | bit(1) : 0u;
+  static constexpr unsigned kRead =
+      kBf16 ? bit(1) | bit(2) | bit(3) | bit(4) | bit(5) : bit(0) | bit(1) | bit(2) | bit(3) | bit(4);
+  static constexpr unsigned kWrite = kBf16 ? bit(0) | bit(2) | bit(3) | bit(4) | bit(5) : bit(0) | bit(2) | bit(3) | bit(4);
+  static constexpr bool kReduce = false;
+  template <class D>
+  APK_HD Coeffs derive(const double* h, const D* dyn) { return derive_adamg(h, dyn); }
+  template <class IO>
+  APK_HD void apply(IO& io, const Coeffs& k) {
+    using V = typename IO::V;
+    V p = ld_param<kBf16>(io, 0, 5), g = ld_maybe_half<kBf16>(io, 1), m = io.ld(2), v = io.ld(3), n = io.ld(4);
+    adamg_elem(p, g, m, v, n, k);
+    st_param<kBf16>(io, 0, 5, p);
+    io.st(2, m);
+    io.st(3, v);
+    io.st(4, n);
+  }
+};
+
 // Turns runtime flags into template arguments: f.template run<Op<flags...>>().
 template <template <bool...> class Op, bool... kDone>
 struct BoolDispatch {
@@ -269,6 +293,7 @@ typename F::Result dispatch_op(const Call& c, F& f) {
     case OpKind::kGraft: return BoolDispatch<GraftOp>::go(f, mom, nes, wmt);
     case OpKind::kTriad: return f.template run<TriadOp>();
     case OpKind::kSinv6: return f.template run<Sinv6Op>();
+    case OpKind::kAdamG: return BoolDispatch<AdamGOp>::go(f, h);
     default: return f.bad_op();
   }
 }

@@ -364,4 +364,44 @@ APK_HD void sinv6_elem(V& p, V g, V& m, V& rms, const Sinv6Coeffs& k) {
   p = vfma(V(k.neg_scale), vdiv(m, den), p);
 }
 
+// AdamG (Pang et al. 2024; submissions.md §3.6): a numerator function s(v) = p_num v^q_num of the
+// updated second moment, averaged into n, scales the gradient inside the first moment.
+//   v = b2 v + (1-b2) g^2                         (torch's mul_/addcmul_, as Adam)
+//   n = b3 n + ((1-b3) p_num) v^q_num             (n.mul_(b3).add_(v.pow(q), alpha=(1-b3) p_num))
+//   m = b1 m + (1-b1) (g n)                       (m.mul_(b1).add_(g*n, alpha=1-b1))
+//   p = p + (-size/(1-b1^t)) m / (sqrt(v)/sqrt(1-b2^t) + eps),  size = min(1/sqrt(t), lr)
+// vpow is each platform's powf (not correctly rounded): backends agree to a few ulp.
+// hyper: b1, b2, b3, eps, p_num, q_num. dyn: lr, step (1-based).
+enum { kAdamGB1, kAdamGB2, kAdamGB3, kAdamGEps, kAdamGPNum, kAdamGQNum, kAdamGNumHyper };
+enum { kAdamGLr, kAdamGStep, kAdamGNumDyn };
+struct AdamGCoeffs {
+  float b1, omb1, b2, omb2, b3, n_coef, q, neg_step, sqrt_bc2, eps;
+};
+template <class D>
+APK_HD AdamGCoeffs derive_adamg(const double* h, const D* dyn) {
+  const double lr = static_cast<double>(dyn[kAdamGLr]), t = static_cast<double>(dyn[kAdamGStep]);
+  const double inv_sqrt_t = 1.0 / sqrt(t);
+  const double size = inv_sqrt_t < lr ? inv_sqrt_t : lr;
+  AdamGCoeffs k;
+  k.b1 = static_cast<float>(h[kAdamGB1]);
+  k.omb1 = static_cast<float>(1.0 - h[kAdamGB1]);
+  k.b2 = static_cast<float>(h[kAdamGB2]);
+  k.omb2 = static_cast<float>(1.0 - h[kAdamGB2]);
+  k.b3 = static_cast<float>(h[kAdamGB3]);
+  k.n_coef = static_cast<float>((1.0 - h[kAdamGB3]) * h[kAdamGPNum]);
+  k.q = static_cast<float>(h[kAdamGQNum]);
+  k.neg_step = static_cast<float>(-size / (1.0 - dpow(h[kAdamGB1], t)));
+  k.sqrt_bc2 = static_cast<float>(sqrt(1.0 - dpow(h[kAdamGB2], t)));
+  k.eps = static_cast<float>(h[kAdamGEps]);
+  return k;
+}
+template <class V>
+APK_HD void adamg_elem(V& p, V g, V& m, V& v, V& n, const AdamGCoeffs& k) {
+  v = second_moment(v, g, k.b2, k.omb2);
+  n = vfma(V(k.n_coef), vpow(v, k.q), vmul(V(k.b3), n));
+  m = vfma(V(k.omb1), vmul(g, n), vmul(V(k.b1), m));
+  V den = vadd(vdiv(vsqrt(v), V(k.sqrt_bc2)), V(k.eps));
+  p = vadd(p, vdiv(vmul(V(k.neg_step), m), den));
+}
+
 }  // namespace apk

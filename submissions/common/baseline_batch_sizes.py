@@ -20,3 +20,11 @@ def get_batch_size(workload_name: str) -> int:
   if workload_name not in BATCH_SIZES:
     raise ValueError(f'Unsupported workload name: {workload_name}.')
   return BATCH_SIZES[workload_name]
+
+
+def get_batch_size_without_activation_variants(workload_name: str) -> int:
+  """The baseline set without the silu/gelu entries (AdamG, Sinv6): those variants fall back to the base
+  name in the runner (ResNet 1024 instead of 512)."""
+  if workload_name.endswith(('_silu', '_gelu')):
+    raise ValueError(f'Unsupported workload name: {workload_name}.')
+  return get_batch_size(workload_name)
