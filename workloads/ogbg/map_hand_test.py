@@ -3,7 +3,9 @@
 Definition (harness.md, ogbg): per task, sklearn's average precision over the labelled entries,
 AP = sum_k (R_k - R_{k-1}) * P_k over the distinct score thresholds from the highest (tied scores form
 one threshold); tasks without both a positive and a negative among the labelled entries are skipped;
-the mean over the tasks left. Missing labels are NaN in the data and carry weight 0.
+the mean over the tasks left. Missing labels are NaN in the data and carry weight 0. (The one-class check
+looks at the labelled entries only, as metrics.py documents; upstream counted masked zeros as negatives there,
+which would keep task 1 below with AP 1 and give (5/6 + 1 + 2/3) / 3.)
 
 Five graphs, five tasks ('-' = NaN, not labelled); the scores are logits (the sigmoid keeps the order):
   task 0: labels 1, 0, -, 1, 0    scores 0.9, 0.8, 5.0, 0.3, 0.1
