@@ -76,6 +76,12 @@ def adamw(ad, params, grads, exp_avgs, exp_avg_sqs, *, lr=None, step=None, beta1
   """AdamW (torch.optim.AdamW order: decay, then the Adam step); nesterov=True gives the AlgoPerf
   NAdamW, power != 2 NadamP's (v/bc2)^(1/power) denominator. step is 1-based (after increment).
   dyn_device: a float32 CUDA tensor [lr, step] read on the device (CUDA-graph capturable)."""
+  if dyn_device is None:
+    if lr is None or step is None:
+      raise ValueError('adamw: pass lr and step (or dyn_device)')
+    if not float(step) >= 1:
+      raise ValueError(f'adamw: step={step} is invalid; step counts from 1 (the step being taken, after the '
+                       'increment), since the bias corrections divide by 1 - beta^step')
   bf16 = _is_bf16(ad, params)
   flags = core.flags_for(bf16=bf16, nesterov=nesterov, root=float(power) != 2.0)
   lists = [params, grads, exp_avgs, exp_avg_sqs] + ([masters] if bf16 else [])

@@ -16,7 +16,9 @@ enum class OpKind : int {
   kSgd = 6,        // momentum SGD                           lists p g buf [master]
   kGraft = 7,      // Shampoo Adam grafting                  lists g m a d mt
   kTriad = 8,      // STREAM triad a <- b + s c (benchmark)  lists a b c
-  kNumOps = 9,
+  // optax drop-in: AdamW writing the update over the gradient (params read only)  lists p g/u m v
+  kAdamUpdate = 9,
+  kNumOps = 10,
 };
 
 enum : uint32_t {
@@ -58,6 +60,7 @@ inline int expected_dyn(OpKind op) {
     case OpKind::kSfStep: return 3;
     case OpKind::kSgd: return 2;
     case OpKind::kLawaPush: return 0;
+    case OpKind::kAdamUpdate: return 8;  // lr, step, b1, b2, eps, eps_root, wd, power (traceable in JAX)
     default: return 1;  // swap/EMA weight, scale, graft step, triad scalar
   }
 }
