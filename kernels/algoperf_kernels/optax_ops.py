@@ -103,8 +103,8 @@ def _check(fn, name, value, lo, hi=None, hi_open=True):
     return
   bad = v < lo or (hi is not None and (v >= hi if hi_open else v > hi)) or v != v
   if bad:
-    rng = f'[{lo}, {hi})' if hi is not None and hi_open else f'[{lo}, {hi}]' if hi is not None else f'>= {lo}'
-    raise ValueError(f'{fn}: {name}={value} is outside its range {rng}')
+    rng = f'in [{lo}, {hi})' if hi is not None and hi_open else f'in [{lo}, {hi}]' if hi is not None else f'>= {lo}'
+    raise ValueError(f'{fn}: {name}={value} is invalid; it must be {rng}')
 
 
 def _decay_flags(mask, params, treedef):

@@ -66,10 +66,10 @@ class _Fused(torch.optim.Optimizer):
     super().__init__(params, defaults)
 
   def _where(self, gi, j):
-    return f"param_groups[{gi}]['params'][{j}]" if self._grouped else f'params[{j}]'
+    return f"param_groups[{gi}]['params'][{j}]" if self._grouped or gi else f'params[{j}]'
 
   def _group_name(self, gi):
-    return f'{type(self).__name__}: param_groups[{gi}]' if self._grouped else type(self).__name__
+    return f'{type(self).__name__}: param_groups[{gi}]' if self._grouped or gi else type(self).__name__
 
   def _check_hyper(self, group, gi):
     """Raises ValueError for hyper-parameters outside their domain (subclasses)."""
@@ -78,8 +78,8 @@ class _Fused(torch.optim.Optimizer):
     v = _number(value)
     bad = not (v >= lo) or (hi is not None and (v >= hi if hi_open else v > hi))
     if bad:
-      rng = f'[{lo}, {hi})' if hi is not None and hi_open else f'[{lo}, {hi}]' if hi is not None else f'>= {lo}'
-      raise ValueError(f'{self._group_name(gi)}: {name}={value} is outside its range {rng}')
+      rng = f'in [{lo}, {hi})' if hi is not None and hi_open else f'in [{lo}, {hi}]' if hi is not None else f'>= {lo}'
+      raise ValueError(f'{self._group_name(gi)}: {name}={value} is invalid; it must be {rng}')
 
   _dtypes = _KERNEL_DTYPES + _FALLBACK_DTYPES
 
