@@ -206,3 +206,19 @@ def test_bf16_in_place_step_edits_go_through_sync_master():
   state = optax_ops.sync_master(state, edited)
   kept, _ = step(tree(13, jnp.bfloat16), state, jax.tree.map(jnp.copy, edited))
   assert max(float(jnp.abs(kept[k].astype(jnp.float32) - 1).max()) for k in SHAPES) < 0.02
+
+
+def test_update_kernel_gives_the_same_bits_on_the_generic_and_avx2_paths():
+  import algoperf_kernels as ak
+  tx = optax_ops.nadamw(1e-2, weight_decay=0.1, eps_root=1e-9)
+  params = {'x': jnp.asarray(np.random.default_rng(0).standard_normal(1000), jnp.float32)}
+  out = []
+  for isa in ('generic', 'auto'):
+    ak.set_cpu_isa(isa)
+    try:
+      u, s = tx.update({'x': params['x'] * 0.5 + 0.1}, tx.init(params), params)
+      out.append((np.asarray(u['x']), np.asarray(s.nu['x'])))
+    finally:
+      ak.set_cpu_isa('auto')
+  np.testing.assert_array_equal(out[0][0], out[1][0])
+  np.testing.assert_array_equal(out[0][1], out[1][1])
