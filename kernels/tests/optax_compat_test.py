@@ -222,3 +222,11 @@ def test_update_kernel_gives_the_same_bits_on_the_generic_and_avx2_paths():
       ak.set_cpu_isa('auto')
   np.testing.assert_array_equal(out[0][0], out[1][0])
   np.testing.assert_array_equal(out[0][1], out[1][1])
+
+
+def test_sgd_update_matches_optax_chain():
+  ours, _ = run(optax_ops.sgd(0.1, momentum=0.9, nesterov=True, weight_decay=1e-3), tree(14), 4)
+  ref = optax.chain(optax.trace(0.9, nesterov=True), optax.add_decayed_weights(1e-3), optax.scale(-0.1))
+  theirs, _ = run(ref, tree(14), 4)
+  for k in SHAPES:
+    close(ours[k], theirs[k])
