@@ -9,7 +9,9 @@ row's GB/s counts the bytes the update must move at least (AdamW fp32: 28 B/para
 median step time (ms_min the fastest); GB/s and ratios use the median. Ratios are baseline
 time / our time, so above 1 means ours is faster. ratio_vs_optax compares with
 jax.jit(optax.adamw step) as usually written (no donation); ratio_vs_optax_donated with the
-same jit donating params and state. The triad is re-measured before each size (triad_gbps in
+same jit donating params and state. Framework jax-dropin is the optax form of ours
+(tx.update then optax.apply_updates, jitted with params, state and the dead gradient donated, as
+in a train step): its ratio to the jax row of ours is what the optax API costs (the apply pass). The triad is re-measured before each size (triad_gbps in
 every row) because a shared machine's load drifts during a run. peak_extra_mb is the resident-memory peak during the timed
 steps above what was resident before them (all tensors and state allocated): temporaries.
 """
