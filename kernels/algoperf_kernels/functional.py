@@ -159,3 +159,16 @@ def adam_graft(ad, grads, exp_avgs, graft_sqs, directions, filtered=None, *, ste
 def triad(ad, a, b, c, *, scalar):
   """STREAM triad a <- b + scalar * c through the same machinery (the benchmark's ceiling)."""
   call(ad, 'triad', 0, [a, b, c], {}, dict(scalar=scalar))
+
+
+def adam_update(ad, params, grads, exp_avgs, exp_avg_sqs, *, lr, step, beta1=0.9, beta2=0.999, eps=1e-8,
+                eps_root=0.0, weight_decay=0.0, nesterov=False, power=2.0):
+  """optax's AdamW update, written over `grads` (params read only): grads <- -lr (m^/(sqrt(v^ +
+  eps_root) + eps) + wd p), m^ = num/(1-beta1^step), v^ = v/(1-beta2^step); moments as adamw.
+  bf16 params take bf16 grads (the update is rounded to bf16 once) and fp32 moments."""
+  if not float(step) >= 1:
+    raise ValueError(f'adam_update: step={step} is invalid; step counts from 1 (after the increment)')
+  flags = core.flags_for(bf16=_is_bf16(ad, params), nesterov=nesterov)
+  dyn = dict(lr=lr, step=step, beta1=beta1, beta2=beta2, eps=eps, eps_root=eps_root, weight_decay=weight_decay,
+             power=power)
+  call(ad, 'adam_update', flags, [params, grads, exp_avgs, exp_avg_sqs], {}, dyn)

@@ -141,3 +141,21 @@ def schedule_free_weights(step, lr, lr_max, weight_sum, *, r=0.0, weight_lr_powe
   weight_sum = weight_sum + weight
   c = weight / weight_sum if weight_sum > 0 else 0.0
   return c, lr_max, weight_sum
+
+
+def adam_update(p, g, m, v, *, lr, step, beta1, beta2, eps, eps_root, weight_decay, nesterov=False, power=2.0,
+                fma=True):
+  """The optax-form AdamW update (the `adam_update` kernel); returns (u, m, v), p unchanged.
+  Coefficients as the kernel derives them: in float64 from float32 scalars, rounded once."""
+  a = Arith(fma)
+  f = lambda x: float(F32(x))
+  lr, step, beta1, beta2 = f(lr), float(step), f(beta1), f(beta2)
+  m = a.lerp(m, g, F32(1.0 - beta1))
+  v = a.second_moment(v, g, F32(beta2), F32(1.0 - beta2))
+  num = a.lerp(m, g, F32(1.0 - beta1)) if nesterov else m
+  vh = ((v / F32(1.0 - beta2 ** step)).astype(F32) + F32(eps_root)).astype(F32)
+  root = np.sqrt(vh) if f(power) == 2.0 else np.power(vh, F32(1.0 / f(power)))
+  den = (root.astype(F32) + F32(eps)).astype(F32)
+  r = ((F32(-lr / (1.0 - beta1 ** step)) * num).astype(F32) / den).astype(F32)
+  u = a.fma(F32(-lr * f(weight_decay)), p, r)
+  return u, m, v

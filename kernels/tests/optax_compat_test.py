@@ -230,3 +230,30 @@ def test_sgd_update_matches_optax_chain():
   theirs, _ = run(ref, tree(14), 4)
   for k in SHAPES:
     close(ours[k], theirs[k])
+
+
+@pytest.mark.parametrize('nesterov,power,eps_root', [(False, 2.0, 0.0), (True, 2.0, 1e-7), (True, 3.0, 0.0)])
+def test_adam_update_kernel_equals_the_reference_bit_for_bit(nesterov, power, eps_root):
+  """numpy_ops drives the same kernel as the FFI; reference.adam_update rounds as the kernel does."""
+  from algoperf_kernels import numpy_ops
+  from algoperf_kernels import reference as R
+  rng = np.random.default_rng(3)
+  n = 1037  # vector body plus a scalar tail
+  p, m, v = (rng.standard_normal(n).astype(np.float32) for _ in range(3))
+  v = np.abs(v)
+  f32 = lambda x: float(np.float32(x))  # the FFI path carries every scalar as float32; do the same here
+  hp = dict(lr=f32(3e-3), beta1=f32(0.9), beta2=f32(0.99), eps=f32(1e-8), eps_root=f32(eps_root),
+            weight_decay=f32(0.1), nesterov=nesterov, power=power)
+  rp, rm, rv = p.copy(), m.copy(), v.copy()
+  for step in (1, 2, 3):
+    g = rng.standard_normal(n).astype(np.float32)
+    u = g.copy()
+    numpy_ops.adam_update([p], [u], [m], [v], step=step, **hp)
+    ru, rm, rv = R.adam_update(rp, g, rm, rv, step=step, **hp)
+    if power == 2.0:
+      np.testing.assert_array_equal(u, ru)
+      np.testing.assert_array_equal(m, rm)
+      np.testing.assert_array_equal(v, rv)
+    else:  # powf is not correctly rounded: a few ulp
+      np.testing.assert_allclose(u, ru, rtol=1e-6, atol=1e-6 * np.abs(ru).max())
+  assert np.all(np.isfinite(u))
