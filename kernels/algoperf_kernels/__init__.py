@@ -7,8 +7,7 @@
   algoperf_kernels.core.run_raw             - raw addresses (array.array, ctypes)
 """
 from algoperf_kernels import _C
-
-__version__ = '0.1.0'
+from algoperf_kernels._version import __version__  # generated from //:version.bzl
 
 
 def built_with_cuda() -> bool:

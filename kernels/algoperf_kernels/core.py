@@ -42,6 +42,9 @@ SPECS = {
                     ('scale',), False),
     'adamg': OpSpec(('params', 'grads', 'exp_avgs', 'exp_avg_sqs', 'numerators'),
                     ('beta1', 'beta2', 'beta3', 'eps', 'p_num', 'q_num'), ('lr', 'step'), True),
+    # optax drop-in: AdamW writing the update over `grads` (params read only; see update_math.h).
+    'adam_update': OpSpec(('params', 'grads', 'exp_avgs', 'exp_avg_sqs'), (),
+                          ('lr', 'step', 'beta1', 'beta2', 'eps', 'eps_root', 'weight_decay', 'power'), False),
 }
 
 
@@ -72,10 +75,13 @@ class ListInfo(NamedTuple):
   shapes: list       # tuples (torch.Size compares equal to tuples)
   dtypes: list       # names: 'float32', 'bfloat16', anything else is rejected
   devices: list      # comparable device objects or strings
-  contiguous: list   # bools
+  contiguous: list   # bools: dense (contiguous, or any permuted layout without gaps)
   ptrs: list         # data addresses
   numels: list       # element counts
   writeable: Optional[list] = None  # bools, None when always writeable
+  # Strides of the dims of size > 1 (a tensor of layout facts), None when every tensor of the list
+  # is contiguous: element i of every list must be the same element, so layouts must agree.
+  strides: Optional[list] = None
 
 
 _OP_CACHE = {}
@@ -113,7 +119,7 @@ def validate(op: str, flags: int, lists: Sequence[Optional[ListInfo]]) -> tuple:
     want = 'bfloat16' if (info['half'] >> l) & 1 else 'float32'
     writes = (info['write'] >> l) & 1
     ok = (cols.dtypes.count(want) == n and cols.devices.count(device0) == n and cols.shapes == ref.shapes
-          and all(cols.contiguous) and (not writes or cols.writeable is None or all(cols.writeable)))
+          and all(cols.contiguous) and cols.strides == ref.strides and (not writes or cols.writeable is None or all(cols.writeable)))
     if ok and 0 in cols.ptrs:  # null is fine only for empty tensors
       ok = all(numel == 0 for numel, ptr in zip(cols.numels, cols.ptrs) if ptr == 0)
     if not ok:
@@ -132,7 +138,13 @@ def _explain(op, names, first, l, cols, ref, want, device0, writes):
       raise ValueError(f'{where}: expected shape {tuple(ref.shapes[i])} (same as {names[first]}[{i}]), '
                        f'got {tuple(cols.shapes[i])}')
     if not cols.contiguous[i]:
-      raise ValueError(f'{where}: expected a contiguous tensor')
+      raise ValueError(f'{where}: expected a dense tensor (contiguous, or a permuted layout such as '
+                       'channels_last without gaps)')
+    mine = cols.strides[i] if cols.strides is not None else 'contiguous'
+    theirs = ref.strides[i] if ref.strides is not None else 'contiguous'
+    if mine != theirs:
+      raise ValueError(f'{where}: memory layout (strides {mine}) differs from {names[first]}[{i}] ({theirs}); '
+                       'every list must share the parameter\'s layout')
     if cols.numels[i] and not cols.ptrs[i]:
       raise ValueError(f'{where}: null data pointer')
     if writes and cols.writeable is not None and not cols.writeable[i]:

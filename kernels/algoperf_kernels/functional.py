@@ -76,6 +76,12 @@ def adamw(ad, params, grads, exp_avgs, exp_avg_sqs, *, lr=None, step=None, beta1
   """AdamW (torch.optim.AdamW order: decay, then the Adam step); nesterov=True gives the AlgoPerf
   NAdamW, power != 2 NadamP's (v/bc2)^(1/power) denominator. step is 1-based (after increment).
   dyn_device: a float32 CUDA tensor [lr, step] read on the device (CUDA-graph capturable)."""
+  if dyn_device is None:
+    if lr is None or step is None:
+      raise ValueError('adamw: pass lr and step (or dyn_device)')
+    if not float(step) >= 1:
+      raise ValueError(f'adamw: step={step} is invalid; step counts from 1 (the step being taken, after the '
+                       'increment), since the bias corrections divide by 1 - beta^step')
   bf16 = _is_bf16(ad, params)
   flags = core.flags_for(bf16=bf16, nesterov=nesterov, root=float(power) != 2.0)
   lists = [params, grads, exp_avgs, exp_avg_sqs] + ([masters] if bf16 else [])
@@ -173,3 +179,14 @@ def adamg(ad, params, grads, exp_avgs, exp_avg_sqs, numerators, *, lr, step, bet
   lists = [params, grads, exp_avgs, exp_avg_sqs, numerators] + ([masters] if bf16 else [])
   hyper = dict(beta1=beta1, beta2=beta2, beta3=beta3, eps=eps, p_num=p_num, q_num=q_num)
   call(ad, 'adamg', core.flags_for(bf16=bf16), lists, hyper, dict(lr=lr, step=step))
+def adam_update(ad, params, grads, exp_avgs, exp_avg_sqs, *, lr, step, beta1=0.9, beta2=0.999, eps=1e-8,
+                eps_root=0.0, weight_decay=0.0, nesterov=False, power=2.0):
+  """optax's AdamW update, written over `grads` (params read only): grads <- -lr (m^/(sqrt(v^ +
+  eps_root) + eps) + wd p), m^ = num/(1-beta1^step), v^ = v/(1-beta2^step); moments as adamw.
+  bf16 params take bf16 grads (the update is rounded to bf16 once) and fp32 moments."""
+  if not float(step) >= 1:
+    raise ValueError(f'adam_update: step={step} is invalid; step counts from 1 (after the increment)')
+  flags = core.flags_for(bf16=_is_bf16(ad, params), nesterov=nesterov)
+  dyn = dict(lr=lr, step=step, beta1=beta1, beta2=beta2, eps=eps, eps_root=eps_root, weight_decay=weight_decay,
+             power=power)
+  call(ad, 'adam_update', flags, [params, grads, exp_avgs, exp_avg_sqs], {}, dyn)

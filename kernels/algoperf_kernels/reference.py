@@ -218,3 +218,19 @@ def amos_reduced(p, g, mu, nu, b, *, count, xi_t, eta, k, tau, axes, beta1, beta
   s, b_new, wd, b_v, l2r = _amos_scalars(b, g2_reduced / v_hat, xi_t, eta, k, tau, l2, adaptive=False)
   update = (1 - beta1) * (wd * p - eta * xi_t * u) / (1 + eta * s * l2r * b_v) + beta1 * mu
   return p + update, update, nu, b_new
+def adam_update(p, g, m, v, *, lr, step, beta1, beta2, eps, eps_root, weight_decay, nesterov=False, power=2.0,
+                fma=True):
+  """The optax-form AdamW update (the `adam_update` kernel); returns (u, m, v), p unchanged.
+  Coefficients as the kernel derives them: in float64 from float32 scalars, rounded once."""
+  a = Arith(fma)
+  f = lambda x: float(F32(x))
+  lr, step, beta1, beta2 = f(lr), float(step), f(beta1), f(beta2)
+  m = a.lerp(m, g, F32(1.0 - beta1))
+  v = a.second_moment(v, g, F32(beta2), F32(1.0 - beta2))
+  num = a.lerp(m, g, F32(1.0 - beta1)) if nesterov else m
+  vh = ((v / F32(1.0 - beta2 ** step)).astype(F32) + F32(eps_root)).astype(F32)
+  root = np.sqrt(vh) if f(power) == 2.0 else np.power(vh, F32(1.0 / f(power)))
+  den = (root.astype(F32) + F32(eps)).astype(F32)
+  r = ((F32(-lr / (1.0 - beta1 ** step)) * num).astype(F32) / den).astype(F32)
+  u = a.fma(F32(-lr * f(weight_decay)), p, r)
+  return u, m, v

@@ -19,13 +19,36 @@ def _name(dtype):
   return str(dtype).replace('torch.', '')
 
 
+def is_dense(t) -> bool:
+  """Contiguous, or a permutation of a contiguous layout (channels_last, a transpose): no gaps,
+  no overlap, so the kernels can walk numel() elements from data_ptr()."""
+  if t.is_contiguous():
+    return True
+  expect = 1
+  for stride, size in sorted((st, sz) for st, sz in zip(t.stride(), t.shape) if sz > 1):
+    if stride != expect:
+      return False
+    expect *= size
+  return True
+
+
+def layout(t):
+  """'contiguous', or the strides of the dims of size > 1 (equal layouts pair the same elements)."""
+  return 'contiguous' if t.is_contiguous() else tuple(st for st, sz in zip(t.stride(), t.shape) if sz > 1)
+
+
 class TorchAdapter(functional.Adapter):
 
   def describe(self, tensors) -> core.ListInfo:
     try:
+      contiguous = [t.is_contiguous() for t in tensors]
+      strides = None
+      if not all(contiguous):
+        strides = [layout(t) for t in tensors]
+        contiguous = [c or is_dense(t) for c, t in zip(contiguous, tensors)]
       return core.ListInfo([t.shape for t in tensors], [_DTYPES.get(t.dtype) or _name(t.dtype) for t in tensors],
-                           [t.device for t in tensors], [t.is_contiguous() for t in tensors],
-                           [t.data_ptr() for t in tensors], [t.numel() for t in tensors])
+                           [t.device for t in tensors], contiguous,
+                           [t.data_ptr() for t in tensors], [t.numel() for t in tensors], strides=strides)
     except AttributeError:
       bad = next(i for i, t in enumerate(tensors) if not isinstance(t, torch.Tensor))
       raise core.BadItem(bad, f'expected a torch.Tensor, got {type(tensors[bad]).__name__}') from None
@@ -73,3 +96,4 @@ adam_graft = _bind(functional.adam_graft)
 triad = _bind(functional.triad)
 sinv6 = _bind(functional.sinv6)
 adamg = _bind(functional.adamg)
+adam_update = _bind(functional.adam_update)

@@ -18,7 +18,8 @@ enum class OpKind : int {
   kTriad = 8,      // STREAM triad a <- b + s c (benchmark)  lists a b c
   kSinv6 = 9,      // Sinv6's relative Adam-style step       lists p g m rms
   kAdamG = 10,     // AdamG                                  lists p g m v n [master]
-  kNumOps = 11,
+  kAdamUpdate = 11, // optax drop-in AdamW: the update over g   lists p g/u m v (p read only)
+  kNumOps = 12,
 };
 
 enum : uint32_t {
@@ -63,6 +64,7 @@ inline int expected_dyn(OpKind op) {
     case OpKind::kSgd: return 2;
     case OpKind::kLawaPush: return 0;
     case OpKind::kAdamG: return 2;
+    case OpKind::kAdamUpdate: return 8;  // lr, step, b1, b2, eps, eps_root, wd, power (traceable in JAX)
     default: return 1;  // swap/EMA weight, scale, graft step, triad scalar
   }
 }

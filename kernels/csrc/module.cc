@@ -157,6 +157,7 @@ PYBIND11_MODULE(_C, m) {
   ops["triad"] = static_cast<int>(OpKind::kTriad);
   ops["sinv6"] = static_cast<int>(OpKind::kSinv6);
   ops["adamg"] = static_cast<int>(OpKind::kAdamG);
+  ops["adam_update"] = static_cast<int>(OpKind::kAdamUpdate);
   m.attr("OPS") = ops;
   py::dict flags;
   flags["bf16"] = static_cast<int>(kFlagBf16);

@@ -262,6 +262,31 @@ struct AdamGOp {
   }
 };
 
+// Lists: 0 p (read only), 1 g in / u out (the update overwrites the gradient: inside a jitted
+// train step the gradient is dead by then, so XLA aliases it at no cost), 2 m, 3 v.
+// p and g/u are bf16 under kBf16 (no master: the optax form leaves params to optax.apply_updates).
+template <bool kBf16, bool kNesterov>
+struct AdamUpdateOp {
+  using Coeffs = AdamUpdateCoeffs;
+  static constexpr int kDepth = 4;
+  static constexpr unsigned kHalf = kBf16 ? bit(0) | bit(1) : 0u;
+  static constexpr unsigned kRead = bit(0) | bit(1) | bit(2) | bit(3);
+  static constexpr unsigned kWrite = bit(1) | bit(2) | bit(3);
+  static constexpr bool kReduce = false;
+  template <class D>
+  APK_HD Coeffs derive(const double* h, const D* dyn) { return derive_adam_update(h, dyn); }
+  template <class IO>
+  APK_HD void apply(IO& io, const Coeffs& k) {
+    using V = typename IO::V;
+    V p = ld_maybe_half<kBf16>(io, 0), g = ld_maybe_half<kBf16>(io, 1), m = io.ld(2), v = io.ld(3);
+    const V u = adam_update_elem<kNesterov>(p, g, m, v, k);
+    if constexpr (kBf16) io.st_h(1, u);
+    else io.st(1, u);
+    io.st(2, m);
+    io.st(3, v);
+  }
+};
+
 // Turns runtime flags into template arguments: f.template run<Op<flags...>>().
 template <template <bool...> class Op, bool... kDone>
 struct BoolDispatch {
@@ -294,6 +319,7 @@ typename F::Result dispatch_op(const Call& c, F& f) {
     case OpKind::kTriad: return f.template run<TriadOp>();
     case OpKind::kSinv6: return f.template run<Sinv6Op>();
     case OpKind::kAdamG: return BoolDispatch<AdamGOp>::go(f, h);
+    case OpKind::kAdamUpdate: return BoolDispatch<AdamUpdateOp>::go(f, h, nes);
     default: return f.bad_op();
   }
 }

@@ -402,6 +402,51 @@ APK_HD void adamg_elem(V& p, V g, V& m, V& v, V& n, const AdamGCoeffs& k) {
   m = vfma(V(k.omb1), vmul(g, n), vmul(V(k.b1), m));
   V den = vadd(vdiv(vsqrt(v), V(k.sqrt_bc2)), V(k.eps));
   p = vadd(p, vdiv(vmul(V(k.neg_step), m), den));
+// optax drop-in AdamW: writes the update u instead of the new parameter (params are read only),
+// in optax's order: u = -lr (m^ / (sqrt(v^ + eps_root) + eps) + wd p), m^ = num / bc1,
+// v^ = v / bc2 (power != 2: NadamP's (v^ + eps_root)^(1/p)). Moments as adam_elem (same bits).
+// Every hyper-parameter arrives as a per-step scalar, so optax.inject_hyperparams can trace all
+// of them; the sqrt/pow choice is a branch uniform over the launch.
+// dyn: lr, step (1-based), b1, b2, eps, eps_root, wd, power.
+enum { kAdamUpdLr, kAdamUpdStep, kAdamUpdB1, kAdamUpdB2, kAdamUpdEps, kAdamUpdEpsRoot, kAdamUpdWd, kAdamUpdPower,
+       kAdamUpdNumDyn };
+struct AdamUpdateCoeffs {
+  Lerp m_lerp;
+  float b2, omb2;
+  float neg_step;    // -lr / (1 - b1^t)
+  float bc2;         // 1 - b2^t
+  float eps_root, eps;
+  float neg_lr_wd;   // -lr wd
+  float inv_power;
+  bool sqrt_path;    // power == 2
+};
+template <class D>
+APK_HD AdamUpdateCoeffs derive_adam_update(const double*, const D* dyn) {
+  const double lr = static_cast<double>(dyn[kAdamUpdLr]), t = static_cast<double>(dyn[kAdamUpdStep]);
+  const double b1 = static_cast<double>(dyn[kAdamUpdB1]), b2 = static_cast<double>(dyn[kAdamUpdB2]);
+  const double power = static_cast<double>(dyn[kAdamUpdPower]);
+  AdamUpdateCoeffs k;
+  k.m_lerp = make_lerp(1.0 - b1);
+  k.b2 = static_cast<float>(b2);
+  k.omb2 = static_cast<float>(1.0 - b2);
+  k.neg_step = static_cast<float>(-lr / (1.0 - dpow(b1, t)));
+  k.bc2 = static_cast<float>(1.0 - dpow(b2, t));
+  k.eps_root = static_cast<float>(dyn[kAdamUpdEpsRoot]);
+  k.eps = static_cast<float>(dyn[kAdamUpdEps]);
+  k.neg_lr_wd = static_cast<float>(-lr * static_cast<double>(dyn[kAdamUpdWd]));
+  k.inv_power = static_cast<float>(1.0 / power);
+  k.sqrt_path = power == 2.0;
+  return k;
+}
+template <bool kNesterov, class V>
+APK_HD V adam_update_elem(V p, V g, V& m, V& v, const AdamUpdateCoeffs& k) {
+  m = lerp(m, g, k.m_lerp);
+  v = second_moment(v, g, k.b2, k.omb2);
+  V num = m;
+  if constexpr (kNesterov) num = lerp(m, g, k.m_lerp);
+  const V vh = vadd(vdiv(v, V(k.bc2)), V(k.eps_root));
+  const V den = vadd(k.sqrt_path ? vsqrt(vh) : vpow(vh, k.inv_power), V(k.eps));
+  return vfma(V(k.neg_lr_wd), p, vdiv(vmul(V(k.neg_step), num), den));
 }
 
 }  // namespace apk

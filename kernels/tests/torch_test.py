@@ -222,8 +222,12 @@ def test_bad_inputs():
     torch_ops.adamw(p, [torch.zeros(4), torch.zeros(3, 2)], z(), z(), **hp)
   with pytest.raises(ValueError, match=r'exp_avgs\[1\]: expected dtype float32, got float64'):
     torch_ops.adamw(p, z(), [torch.zeros(4), torch.zeros(2, 3, dtype=torch.float64)], z(), **hp)
-  with pytest.raises(ValueError, match=r'exp_avg_sqs\[1\]: expected a contiguous tensor'):
+  with pytest.raises(ValueError, match=r"exp_avg_sqs\[1\]: memory layout \(strides \(1, 2\)\) differs from params\[1\]"):
     torch_ops.adamw(p, z(), z(), [torch.zeros(4), torch.zeros(3, 2).t()], **hp)
+  with pytest.raises(ValueError, match=r'exp_avgs\[0\]: expected a dense tensor'):
+    torch_ops.adamw(p, z(), [torch.zeros(8)[::2], torch.zeros(2, 3)], z(), **hp)
+  with pytest.raises(ValueError, match=r'step=0 is invalid; step counts from 1'):
+    torch_ops.adamw(p, z(), z(), z(), lr=1e-3, step=0)
   with pytest.raises(ValueError, match=r'params\[0\]: expected dtype float32, got float16'):
     torch_ops.adamw([torch.zeros(4, dtype=torch.float16)], [torch.zeros(4)], [torch.zeros(4)], [torch.zeros(4)], **hp)
   with pytest.raises(ValueError, match='params is empty'):

@@ -49,6 +49,8 @@ rm -rf "$build" "$pkg"
 mkdir -p "$build" "$pkg"
 cp -r kernels/algoperf_kernels kernels/benchmark "$pkg/"
 rm -f "$pkg"/algoperf_kernels/_C*.so
+ver=$(sed -n 's/^VERSION = "\(.*\)"/\1/p' version.bzl)
+echo "__version__ = '$ver'  # generated from version.bzl" > "$pkg/algoperf_kernels/_version.py"
 
 COPTS="-std=c++17 -O3 -fopenmp -ffp-contract=off -fno-math-errno -fPIC -fvisibility=hidden -I. -I$PYINC -I$PBINC -isystem $FFIINC -DALGOPERF_WITH_CUDA=1"
 {
