@@ -12,6 +12,7 @@ from typing import Any, Dict, Optional
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from algoperf import jax_sharding_utils
 from algoperf import spec
@@ -29,9 +30,7 @@ def lerp_traced(a, b, w):
 def init_state(params) -> Dict[str, Any]:
   copy = lambda tree: jax.tree.map(lambda p: jnp.array(p, dtype=jnp.float32, copy=True), tree)
   state = {'params': copy(params), 'z': copy(params),
-           'v': jax.tree.map(lambda p: jnp.zeros(p.shape, jnp.float32), params),
-           'k': jnp.zeros([], jnp.int32), 'lr_max': jnp.zeros([], jnp.float32),
-           'weight_sum': jnp.zeros([], jnp.float32)}
+           'v': jax.tree.map(lambda p: jnp.zeros(p.shape, jnp.float32), params)}
   return jax_sharding_utils.replicate(state)
 
 
@@ -83,40 +82,52 @@ class ScheduleFreeSteps:
     self.label_smoothing, self.dropout_rate = label_smoothing, dropout_rate
     self.r_by_form, self.weight_lr_power = dict(r_by_form), weight_lr_power
     self.use_kernels = kernel_switch.kernels_enabled()
-    self._steps = {}
+    self._steps, self._coefficients = {}, {}
     self._to_x = jax.jit(lambda y, z: swap(y, z, 1.0 - 1.0 / self.beta1, self.use_kernels))
 
   def __call__(self):
     return self
 
-  def train_step(self, form: str):
+  def train_step(self, form: str, k: int):
+    """The jitted step of form `form` at step k (0-based), with its scalars bound."""
     if form not in self._steps:
-      self._steps[form] = jax.jit(lambda state, model_state, batch, rng: self._step(form, state, model_state,
-                                                                                      batch, rng),
-                                  donate_argnums=(0,))
-    return self._steps[form]
+      self._steps[form] = jax.jit(lambda state, model_state, batch, rng, scalars: self._step(
+          form, state, model_state, batch, rng, scalars), donate_argnums=(0,))
+    scalars = jnp.asarray(self._scalars(form, k), jnp.float32)
+    return lambda state, model_state, batch, rng: self._steps[form](state, model_state, batch, rng, scalars)
+
+  def _scalars(self, form: str, k: int):
+    """(lr, step, c) of the kernel at step k, in float64 on the host: the averaging weights are a running
+    sum over all steps, which float32 arithmetic inside jit would let drift. Derived from k alone (cached),
+    so nothing but k (the runner's global_step) needs to be checkpointed."""
+    k_next, lr_max, weight_sum, last = self._coefficients.get(form, (0, 0.0, 0.0, None))
+    if k == k_next - 1:
+      return last
+    if k < k_next:  # An earlier step (a new trial state): start the sums again.
+      k_next, lr_max, weight_sum = 0, 0.0, 0.0
+    while k_next <= k:
+      lr_k, lr_max, weight_sum, c = sf_math.sf_coefficients(
+          np, k_next, self.lr, self.warmup_steps, lr_max, weight_sum, self.r_by_form[form], self.weight_lr_power,
+          lr_floor=1e-8 if form == 'v0.5' else 0.0)
+      if form == 'v0.5':
+        last = (float(sf_math.closure_form_lr(np, lr_k, self.beta2, k_next)), sf_math.NO_BIAS_CORRECTION_STEP,
+                float(c))
+      else:
+        last = (float(lr_k), float(k_next + 1), float(c))
+      k_next += 1
+    self._coefficients[form] = (k_next, lr_max, weight_sum, last)
+    return last
 
   def eval_point(self, state):
     """x = lerp(y, z, 1 - 1/b1) from the v0.6 form's training point, as a new tree."""
     return self._to_x(state['params'], state['z'])
 
-  def _step(self, form, state, model_state, batch, rng):
+  def _step(self, form, state, model_state, batch, rng, scalars):
     point, z = state['params'], state['z']
     at = jax.tree.map(lambda x, zz: lerp_traced(x, zz, 1.0 - self.beta1), point, z) if form == 'v0.5' else point
     loss, grads, new_model_state = jax_grads.loss_and_grads(self.workload, at, model_state, batch, rng,
                                                             self.label_smoothing, self.dropout_rate)
-    k = state['k'].astype(jnp.float32)
-    lr_k, lr_max, weight_sum, c = sf_math.sf_coefficients(
-        jnp, k, self.lr, self.warmup_steps, state['lr_max'], state['weight_sum'], self.r_by_form[form], self.weight_lr_power,
-        lr_floor=1e-8 if form == 'v0.5' else 0.0)
-    if form == 'v0.5':
-      lr, step, kernel_beta1 = sf_math.closure_form_lr(jnp, lr_k, self.beta2, k), \
-          jnp.float32(sf_math.NO_BIAS_CORRECTION_STEP), 1.0
-    else:
-      lr, step, kernel_beta1 = lr_k, k + 1.0, self.beta1
-    new_point, new_z, new_v = sf_update(point, grads, z, state['v'], lr=lr, step=step, c=c, beta1=kernel_beta1,
-                                        beta2=self.beta2, eps=self.eps, weight_decay=self.weight_decay,
-                                        use_kernels=self.use_kernels)
-    new_state = {'params': new_point, 'z': new_z, 'v': new_v, 'k': state['k'] + 1, 'lr_max': lr_max,
-                 'weight_sum': weight_sum}
-    return new_state, new_model_state, loss
+    new_point, new_z, new_v = sf_update(point, grads, z, state['v'], lr=scalars[0], step=scalars[1], c=scalars[2],
+                                        beta1=1.0 if form == 'v0.5' else self.beta1, beta2=self.beta2,
+                                        eps=self.eps, weight_decay=self.weight_decay, use_kernels=self.use_kernels)
+    return {'params': new_point, 'z': new_z, 'v': new_v}, new_model_state, loss

@@ -44,7 +44,7 @@ def update_params(workload: spec.Workload, current_param_container: spec.Paramet
                   rng: spec.RandomState, train_state: Optional[Dict[str, Any]] = None) -> spec.UpdateReturn:
   del current_param_container, current_params_types, hyperparameters, loss_type, eval_results
   steps = optimizer_state['steps']
-  train_step = steps.train_step(rules_form.rules_in_force(train_state))
+  train_step = steps.train_step(rules_form.rules_in_force(train_state), global_step)
   state, new_model_state, loss = train_step(optimizer_state['state'], model_state, batch, rng)
   jax_grads.log_loss_every(workload, global_step, loss)
   return {'state': state, 'steps': steps}, state['params'], new_model_state
