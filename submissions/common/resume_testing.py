@@ -32,6 +32,9 @@ def _command(folder, framework, experiment_dir, steps, rules, *extra):
 def _env():
   env = dict(os.environ, PYTHONPATH=os.path.abspath(ROOT) + os.pathsep + os.environ.get('PYTHONPATH', ''))
   env.pop('BUILD_WORKING_DIRECTORY', None)
+  # One intra-op thread: on a shared machine torch's thread pool waits on descheduled workers (seconds per
+  # step); the three runs use the same setting, so the comparison is unaffected.
+  env['OMP_NUM_THREADS'] = '1'
   return env
 
 
