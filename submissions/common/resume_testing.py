@@ -46,11 +46,16 @@ def _rows(experiment_dir, framework):
     return list(csv.DictReader(f))
 
 
+def _run(command):
+  done = subprocess.run(command, env=_env(), capture_output=True, text=True)
+  if done.returncode != 0:
+    raise AssertionError(f'{" ".join(command[1:3])} ... exited with {done.returncode}:\n{done.stderr[-3000:]}')
+
+
 def reference_and_resumed(tmp_path, folder: str, framework: str, steps: int, rules: str = 'v0.6'):
   """(last eval row of an uninterrupted run, last eval row of a killed-and-resumed run, killed run's rows)."""
   reference_dir, killed_dir = str(tmp_path / 'reference'), str(tmp_path / 'killed')
-  subprocess.run(_command(folder, framework, reference_dir, steps, rules), env=_env(), check=True,
-                 capture_output=True)
+  _run(_command(folder, framework, reference_dir, steps, rules))
   process = subprocess.Popen(_command(folder, framework, killed_dir, steps, rules), env=_env(),
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
   deadline = time.time() + 120
@@ -61,6 +66,5 @@ def reference_and_resumed(tmp_path, folder: str, framework: str, steps: int, rul
   process.send_signal(signal.SIGKILL)
   process.wait()
   killed_rows = _rows(killed_dir, framework)
-  subprocess.run(_command(folder, framework, killed_dir, steps, rules, '--resume_last_run'), env=_env(),
-                 check=True, capture_output=True)
+  _run(_command(folder, framework, killed_dir, steps, rules, '--resume_last_run'))
   return _rows(reference_dir, framework)[-1], _rows(killed_dir, framework)[-1], killed_rows
