@@ -7,7 +7,7 @@ import pytest
 from submissions.common import resume_testing
 
 FOLDER = os.path.dirname(os.path.abspath(__file__))
-STEPS = {'jax': 3000, 'pytorch': 1000}
+STEPS = {'jax': 5000, 'pytorch': 4000}
 
 
 @pytest.mark.parametrize('framework', ['jax', 'pytorch'])
