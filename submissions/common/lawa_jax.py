@@ -1,21 +1,19 @@
 """The LAWA submissions' JAX body (queue and EMA), for both rules versions: the behaviour of lawa_torch.py.
 
 The state holds the training weights ('params'), the NAdamW state (optax_ops.nadamw on the fused kernel, in
-one jitted step with params and state donated; ALGOPERF_KERNELS=off: jax_nadamw.nadamw) and the average
+one jitted step with params and state donated; ALGOPERF_KERNELS=off: the plain path of jax_optimizers) and the average
 (averaging_jax). update_params trains from the stored weights, so the averaged weights the runner evaluates
 never leak into training. The queue slot and the snapshot count follow from the local step.
 """
 from typing import Optional
 
 import jax
-import optax
 
 from algoperf import jax_sharding_utils
 from submissions.common import averaging_hparams
 from submissions.common import averaging_jax
 from submissions.common import jax_grads
-from submissions.common import jax_nadamw
-from submissions.common import kernel_switch
+from submissions.common import jax_optimizers
 from submissions.common import lawa
 from submissions.common import rules_form
 
@@ -29,17 +27,9 @@ class LawaSteps:
                                               xp=jax.numpy)
     kwargs = dict(b1=1.0 - hyperparameters.one_minus_beta1, b2=hyperparameters.beta2, eps=1e-8,
                   weight_decay=hyperparameters.weight_decay)
-    self.use_kernels = kernel_switch.kernels_enabled()
-    if self.use_kernels:
-      from algoperf_kernels import optax_ops  # pylint: disable=import-outside-toplevel
-      self.optimizer = optax_ops.nadamw(schedule, **kwargs)
-      apply = self.optimizer.step
-    else:
-      self.optimizer = jax_nadamw.nadamw(schedule, **kwargs)
-
-      def apply(grads, state, params):
-        updates, state = self.optimizer.update(grads, state, params)
-        return optax.apply_updates(params, updates), state
+    # The kernel NAdamW, or its plain path under ALGOPERF_KERNELS=off (jax_optimizers picks).
+    self.optimizer = jax_optimizers.nadamw(schedule, **kwargs)
+    apply = self.optimizer.step
 
     label_smoothing = getattr(hyperparameters, 'label_smoothing', 0.0)
     dropout_rate: Optional[float] = getattr(hyperparameters, 'dropout_rate', None)
