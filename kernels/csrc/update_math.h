@@ -402,6 +402,8 @@ APK_HD void adamg_elem(V& p, V g, V& m, V& v, V& n, const AdamGCoeffs& k) {
   m = vfma(V(k.omb1), vmul(g, n), vmul(V(k.b1), m));
   V den = vadd(vdiv(vsqrt(v), V(k.sqrt_bc2)), V(k.eps));
   p = vadd(p, vdiv(vmul(V(k.neg_step), m), den));
+}
+
 // optax drop-in AdamW: writes the update u instead of the new parameter (params are read only),
 // in optax's order: u = -lr (m^ / (sqrt(v^ + eps_root) + eps) + wd p), m^ = num / bc1,
 // v^ = v / bc2 (power != 2: NadamP's (v^ + eps_root)^(1/p)). Moments as adam_elem (same bits).
