@@ -136,6 +136,12 @@ def caspr_config(h: Any) -> CasprConfig:
   check(h, 'beta2', 0.0, 1.0, high_inclusive=False)
   check(h, 'weight_decay', 0.0, None)
   check(h, 'warmup_factor', 0.0, 1.0)
+  # Fixed in the published submission; a point may override them (tests do, to reach the preconditioned
+  # phase in a few steps). The published search space does not.
+  check(h, 'precondition_frequency', 1, None, required=False)
+  check(h, 'start_preconditioning_step', 0, None, required=False)
   return CasprConfig(learning_rate=float(_get(h, 'learning_rate')), beta1=1.0 - float(_get(h, 'one_minus_beta1')),
                      beta2=float(_get(h, 'beta2')), weight_decay=float(_get(h, 'weight_decay')),
-                     warmup_factor=float(_get(h, 'warmup_factor')))
+                     warmup_factor=float(_get(h, 'warmup_factor')),
+                     precondition_frequency=int(_get(h, 'precondition_frequency', 20)),
+                     start_preconditioning_step=int(_get(h, 'start_preconditioning_step', 101)))

@@ -23,7 +23,7 @@ def _inv_root_eigh(f: np.ndarray, exponent: float, eps: float) -> np.ndarray:
 def shampoo(w0: np.ndarray, grads: Sequence[np.ndarray], lrs: Sequence[float], blocks: List[Tuple[Range, ...]],
             *, beta1, beta2, epsilon, momentum, weight_decay, precondition_frequency, start, exponent,
             grafting='ADAM', grafting_epsilon=1e-8, use_nadam=True) -> List[np.ndarray]:
-  """Parameters after each step, for one parameter in its merged (canonical) shape, 1-D or 2-D.
+  """Parameters after each step, for one parameter in its merged (canonical) shape (any order).
 
   exponent: e/r of Q = F^(-e/r) (1/4 for a 2-D block, 1/2 for 1-D, with no override).
   """
@@ -39,11 +39,9 @@ def shampoo(w0: np.ndarray, grads: Sequence[np.ndarray], lrs: Sequence[float], b
     g = g.astype(np.float64)
     for j, b in enumerate(blocks):
       gb = g[sl(b)]
-      if gb.ndim == 1:
-        facs[j][0] = beta2 * facs[j][0] + (1 - beta2) * np.outer(gb, gb)
-      else:
-        facs[j][0] = beta2 * facs[j][0] + (1 - beta2) * gb @ gb.T
-        facs[j][1] = beta2 * facs[j][1] + (1 - beta2) * gb.T @ gb
+      for k in range(gb.ndim):
+        unfolded = np.moveaxis(gb, k, 0).reshape(gb.shape[k], -1)  # G_(k): mode-k unfolding
+        facs[j][k] = beta2 * facs[j][k] + (1 - beta2) * unfolded @ unfolded.T
     if t == start or (t > start and t % precondition_frequency == 0):
       roots = [[_inv_root_eigh(f / (1 - beta2**t), exponent, epsilon) for f in fs] for fs in facs]
     if beta1 != 0.0:
@@ -59,7 +57,9 @@ def shampoo(w0: np.ndarray, grads: Sequence[np.ndarray], lrs: Sequence[float], b
     d = gd.copy()
     if t >= start:
       for j, b in enumerate(blocks):
-        p = roots[j][0] if len(roots[j]) == 1 else np.kron(roots[j][0], roots[j][1])
+        p = roots[j][0]
+        for q in roots[j][1:]:
+          p = np.kron(p, q)  # row-major vec(m x_1 Q_1 ... x_o Q_o) = (Q_1 kron ... kron Q_o) vec(m)
         dsh = (p @ mt[sl(b)].ravel()).reshape(mt[sl(b)].shape)
         d[sl(b)] = dsh * np.linalg.norm(gd[sl(b)]) / (np.linalg.norm(dsh) + 1e-16)
     d = d + weight_decay * w
