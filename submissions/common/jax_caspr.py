@@ -4,8 +4,8 @@ update, the departures and the plan.
 State: NAdam moments (mu, nu) per parameter; per block L, prev_L, P_L stacked by row count ('left' stacks)
 and R, P_R stacked by column count ('right' stacks). The stacks are sharded over the device mesh on their
 first axis and the coupled-Newton roots run under shard_map, each device on its share (as the published
-code spreads them over the pmap devices). Static phases of the jitted step: precondition (t > 101), roots
-(t % 20 == 0), fresh (the step after a refresh).
+code spreads them over the pmap devices). Phases of the jitted step: precondition (t > 101), roots
+(t % 20 == 0), fresh (the step after a refresh), passed as traced flags (lax.cond): one executable.
 """
 import logging
 from typing import Any, Dict, List
@@ -18,7 +18,7 @@ from jax.sharding import NamedSharding, PartitionSpec
 from algoperf import jax_sharding_utils
 from submissions.common import jax_matrix_roots
 from submissions.common import shampoo_blocks
-from submissions.common.jax_shampoo import block_slices, from_canonical, path_name, to_canonical
+from submissions.common.jax_shampoo import block_slices, cond, from_canonical, path_name, to_canonical
 from submissions.common.precond_config import CasprConfig
 
 log = logging.getLogger(__name__)
@@ -110,40 +110,46 @@ class Caspr:
       rows = block.shape[0]
       p_l = left[lk]['P_L'][ls]
       big_l, prev_l, big_r = left[lk]['L'][ls], left[lk]['prev_L'][ls], right[rk]['R'][rs]
-      coeff = 1.0
-      if fresh:
-        coeff = jnp.maximum(jnp.trace(p_l @ regularized(prev_l) @ p_l), 0.0) / rows
-        new[('prev_L', lk)][ls] = big_l
+      coeff = cond(fresh, lambda ops: jnp.maximum(jnp.trace(ops[0] @ regularized(ops[1]) @ ops[0]), 0.0) / rows,
+                   lambda ops: jnp.ones([], jnp.float32), (p_l, prev_l))
+      new[('prev_L', lk)][ls] = cond(fresh, lambda ops: ops[0], lambda ops: ops[1], (big_l, prev_l))
       new[('L', lk)][ls] = c.beta2 * big_l + (1 - c.beta2) * (g @ g.T)
       pg = p_l @ g
       new[('R', rk)][rs] = c.beta2 * coeff * big_r + (1 - c.beta2) * (pg.T @ pg) / rows
     for (name, k), mats in new.items():
       target = left if name in ('L', 'prev_L') else right
       target[k][name] = jax.lax.with_sharding_constraint(jnp.stack(mats), self._sharding())
-    if roots_now:
-      for k, v in left.items():
-        v['P_L'], v['ok'] = self._roots(v['L'], v['P_L'])
-      for k, v in right.items():
-        v['P_R'], v['ok'] = self._roots(v['R'], v['P_R'])
-
-    dirs = list(adam)
-    if precondition_now:
-      parts: Dict[int, List] = {}
-      for i, block, lk, ls, rk, rs in self.blocks:
-        m = to_canonical(mbar[i], self.plans[i])[block_slices(block)]
-        parts.setdefault(i, []).append((block, left[lk]['P_L'][ls] @ m @ right[rk]['P_R'][rs]))
-      for i, blocks in parts.items():
-        plan = self.plans[i]
-        u = jnp.zeros(plan.merged, jnp.float32)
-        for block, x in blocks:
-          u = u.at[block_slices(block)].set(x)
-        u = from_canonical(u, plan)
-        norm = jnp.sqrt(jnp.sum(jnp.square(u)))
-        scale = jnp.sqrt(jnp.sum(jnp.square(adam[i]))) / jnp.where(norm > 0, norm, 1.0)
-        dirs[i] = jnp.where(norm > 0, u * scale, 0.0)
+    left, right = cond(roots_now, self._refresh, lambda lr_: lr_, (left, right))
+    dirs = cond(precondition_now, lambda ops: self._caspr_dirs(*ops), lambda ops: list(adam),
+                (left, right, mbar, adam))
     new_p = [p - lr * (d + c.weight_decay * p) for p, d in zip(p_leaves, dirs)]
     new_state = {'count': count, 'mu': mu, 'nu': nu, 'left': left, 'right': right}
     return jax.tree.unflatten(self.treedef, new_p), new_state
+
+  def _refresh(self, stacks):
+    left, right = ({k: dict(v) for k, v in stacks[0].items()}, {k: dict(v) for k, v in stacks[1].items()})
+    for v in left.values():
+      v['P_L'], v['ok'] = self._roots(v['L'], v['P_L'])
+    for v in right.values():
+      v['P_R'], v['ok'] = self._roots(v['R'], v['P_R'])
+    return left, right
+
+  def _caspr_dirs(self, left, right, mbar, adam):
+    dirs = list(adam)
+    parts: Dict[int, List] = {}
+    for i, block, lk, ls, rk, rs in self.blocks:
+      m = to_canonical(mbar[i], self.plans[i])[block_slices(block)]
+      parts.setdefault(i, []).append((block, left[lk]['P_L'][ls] @ m @ right[rk]['P_R'][rs]))
+    for i, blocks in parts.items():
+      plan = self.plans[i]
+      u = jnp.zeros(plan.merged, jnp.float32)
+      for block, x in blocks:
+        u = u.at[block_slices(block)].set(x)
+      u = from_canonical(u, plan)
+      norm = jnp.sqrt(jnp.sum(jnp.square(u)))
+      scale = jnp.sqrt(jnp.sum(jnp.square(adam[i]))) / jnp.where(norm > 0, norm, 1.0)
+      dirs[i] = jnp.where(norm > 0, u * scale, 0.0)
+    return dirs
 
   def failed_blocks(self, state) -> List[str]:
     """Names of the blocks whose last root computation was not accepted (fetched on the host)."""

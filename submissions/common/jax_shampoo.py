@@ -5,7 +5,8 @@ layout); per factor size d a stack (n_d, d, d) of factors and one of roots, with
 stacks are sharded over the device mesh along their first axis, and the eigendecompositions run under
 shard_map: each device computes the roots of its share of the blocks, and XLA gathers them where a block's
 preconditioning needs them. The step is one jitted function with three static phases (grafting only;
-preconditioned; preconditioned with a root computation), chosen on the host from the step count.
+preconditioned; preconditioned with a root computation), chosen on the host from the step count and passed as traced flags (lax.cond), so one executable serves
+every step (a static flag would compile three).
 
 Kernels: the momentum/decay/parameter step runs on the fused `sgd` op (Shampoo's EMA-Nesterov form) when
 momentum is used. The fused `graft` op returns per-block sums, which XLA FFI cannot (reductions are not
@@ -59,6 +60,13 @@ def from_canonical(x, plan):
   if plan.axes != tuple(range(len(plan.axes))):
     x = jnp.transpose(x, plan.inverse_axes)
   return x
+
+
+def cond(pred, true_fn, false_fn, operand):
+  """lax.cond for a traced flag; plain Python branching for a Python bool (a static phase)."""
+  if isinstance(pred, (bool, np.bool_)):
+    return true_fn(operand) if pred else false_fn(operand)
+  return jax.lax.cond(pred, true_fn, false_fn, operand)
 
 
 def assemble(parts, plan):
@@ -168,9 +176,8 @@ class Shampoo:
       parts = contrib[key] + [jnp.zeros((d, d), jnp.float32)] * (s['f'].shape[0] - len(contrib[key]))
       f = c.beta2 * s['f'] + (1 - c.beta2) * jnp.stack(parts)
       stacks[key] = dict(s, f=jax.lax.with_sharding_constraint(f, self._stack_sharding()))
-    if roots_now:
-      stacks = self._roots(stacks, count)
-      stacks = jax.lax.with_sharding_constraint(stacks, self._stack_sharding())
+    stacks = cond(roots_now, lambda s: self._roots(s, count), lambda s: s, stacks)
+    stacks = jax.lax.with_sharding_constraint(stacks, self._stack_sharding())
 
     # 2. Grafting step (element-wise) and filtered gradient.
     new_m, new_a, filtered, gdirs = [], [], [], []
@@ -191,22 +198,10 @@ class Shampoo:
       filtered.append(mt)
       gdirs.append(d)
 
-    # 3. Shampoo directions, grafted per block.
-    dirs = []
-    for plan, mt, gd in zip(self.plans, filtered, gdirs):
-      if not (precondition_now and plan.blocks):
-        dirs.append(from_canonical(gd, plan))
-        continue
-      parts = []
-      for block in plan.blocks:
-        sl = block_slices(block)
-        roots = [stacks[str(d)]['q'][slot] for d, slot in zip(block.shape, block.slots)]
-        ok = functools.reduce(jnp.logical_and, [stacks[str(d)]['ok'][slot] for d, slot in zip(block.shape, block.slots)])
-        dsh = precondition(mt[sl], roots)
-        graft_norm = jnp.sqrt(jnp.sum(jnp.square(gd[sl])))
-        dsh = dsh * (graft_norm / (jnp.sqrt(jnp.sum(jnp.square(dsh))) + 1e-16))
-        parts.append((block, jnp.where(ok, dsh, gd[sl])))
-      dirs.append(from_canonical(assemble(parts, plan), plan))
+    # 3. Shampoo directions, grafted per block (from start_preconditioning_step).
+    graft_dirs = [from_canonical(gd, plan) for gd, plan in zip(gdirs, self.plans)]
+    dirs = cond(precondition_now, lambda ops: self._shampoo_dirs(*ops), lambda ops: graft_dirs,
+                (stacks, filtered, gdirs))
 
     # 4. Weight decay, EMA-Nesterov momentum, parameter step.
     new_u = None
@@ -230,6 +225,24 @@ class Shampoo:
     new_state = {'count': count, 'm': new_m if c.beta1 != 0.0 else None,
                  'a': new_a if c.grafting_type == 'ADAM' else None, 'u': new_u, 'stacks': stacks}
     return jax.tree.unflatten(self.treedef, new_p), new_state
+
+  def _shampoo_dirs(self, stacks, filtered, gdirs):
+    dirs = []
+    for plan, mt, gd in zip(self.plans, filtered, gdirs):
+      if not plan.blocks:
+        dirs.append(from_canonical(gd, plan))
+        continue
+      parts = []
+      for block in plan.blocks:
+        sl = block_slices(block)
+        roots = [stacks[str(d)]['q'][slot] for d, slot in zip(block.shape, block.slots)]
+        ok = functools.reduce(jnp.logical_and, [stacks[str(d)]['ok'][slot] for d, slot in zip(block.shape, block.slots)])
+        dsh = precondition(mt[sl], roots)
+        graft_norm = jnp.sqrt(jnp.sum(jnp.square(gd[sl])))
+        dsh = dsh * (graft_norm / (jnp.sqrt(jnp.sum(jnp.square(dsh))) + 1e-16))
+        parts.append((block, jnp.where(ok, dsh, gd[sl])))
+      dirs.append(from_canonical(assemble(parts, plan), plan))
+    return dirs
 
   def failed_blocks(self, state) -> List[str]:
     """Names of the parameters with a block whose last root failed (fetched on the host)."""

@@ -6,7 +6,6 @@ LinearLR from 1e-10 then a periodic CosineAnnealingLR, with T = step_hint_factor
 in submissions/common/precond_schedules.py so that the twins agree. Weights are blocked in PyTorch's layout
 (Dense kernels transposed), as published.
 """
-import logging
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import jax.numpy as jnp
@@ -18,8 +17,6 @@ from submissions.common import kernel_switch
 from submissions.common import precond_config
 from submissions.common import precond_schedules
 from submissions.common.jax_nadamw import log_every
-
-log = logging.getLogger(__name__)
 
 
 def get_batch_size(workload_name: str) -> int:
@@ -38,8 +35,10 @@ def init_optimizer_state(workload: spec.Workload, model_params: spec.ParameterCo
   train_step = jax_precond_step.make_train_step(
       workload, optimizer, lr_fn, label_smoothing=getattr(hyperparameters, 'label_smoothing', 0.0),
       dropout_rate=getattr(hyperparameters, 'dropout_rate', None))
-  return {'state': optimizer.init(model_params), 'optimizer': optimizer, 'train_step': train_step, 't': 0,
-          'warned': set()}
+  config = optimizer.config
+  phase = lambda t: (('precondition_now', t >= config.start_preconditioning_step), ('roots_now', config.root_due(t)))
+  host_step = jax_precond_step.make_host_step(optimizer, train_step, phase, 'Shampoo')
+  return {'state': optimizer.init(model_params), 'step': host_step, 't': 0}
 
 
 def update_params(workload: spec.Workload, current_param_container: spec.ParameterContainer,
@@ -48,18 +47,9 @@ def update_params(workload: spec.Workload, current_param_container: spec.Paramet
                   optimizer_state: spec.OptimizerState, eval_results: List[Tuple[int, float]], global_step: int,
                   rng: spec.RandomState, train_state: Optional[Dict[str, Any]] = None) -> spec.UpdateReturn:
   del current_params_types, loss_type, eval_results, train_state, hyperparameters
-  optimizer = optimizer_state['optimizer']
-  t = optimizer_state['t'] + 1
-  roots_now = optimizer.config.root_due(t)
-  new_state, new_params, new_model_state, loss, grad_norm = optimizer_state['train_step'](
-      optimizer_state['state'], current_param_container, model_state, batch, rng,
-      phase=(('precondition_now', t >= optimizer.config.start_preconditioning_step), ('roots_now', roots_now)))
-  if roots_now:
-    for name in optimizer.failed_blocks(new_state):
-      if name not in optimizer_state['warned']:
-        optimizer_state['warned'].add(name)
-        log.warning('Shampoo: the inverse root of %s failed at step %d; the block takes the grafting update '
-                    'until a root succeeds.', name, t)
+  t = int(optimizer_state['t']) + 1
+  new_state, new_params, new_model_state, loss, grad_norm = optimizer_state['step'](
+      optimizer_state['state'], current_param_container, model_state, batch, rng, t)
   log_every(workload, global_step, loss, grad_norm)
   return dict(optimizer_state, state=new_state, t=t), new_params, new_model_state
 
