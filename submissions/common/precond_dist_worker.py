@@ -14,7 +14,9 @@ import numpy as np
 
 # Several blocks per parameter (max dim 4 for Shampoo), a 1-D and a 3-D parameter, a transposed Linear.
 SHAPES = [('a', (6, 5), 'other'), ('b', (9,), 'other'), ('c', (4, 3, 2), 'other'), ('d', (5, 8), 'dense')]
-SHAMPOO = dict(learning_rate=0.02, one_minus_beta1=0.1, one_minus_beta2=0.05, epsilon=1e-8, one_minus_momentum=0.5,
+# epsilon 1e-3: some blocks' factors are rank-deficient after 3 steps, and with 1e-8 their roots would amplify
+# the eigensolver's last-bit differences between runs; the comparison is of the distribution, not of LAPACK.
+SHAMPOO = dict(learning_rate=0.02, one_minus_beta1=0.1, one_minus_beta2=0.05, epsilon=1e-3, one_minus_momentum=0.5,
                use_momentum=True, weight_decay=0.01, max_preconditioner_dim=4, precondition_frequency=3,
                start_preconditioning_step=-1, inv_root_override=0, exponent_multiplier=1.0, grafting_type='ADAM',
                grafting_epsilon=1e-8, use_nadam=True, warmup_factor=0.1, step_hint_factor=1.0)
