@@ -5,7 +5,7 @@ XLA_FLAGS=--xla_force_host_platform_device_count=N (JAX: the factor stacks shard
 process sees the same gradients (as after DDP's all-reduce). Rank 0 writes the final parameters and each
 process's optimizer-state bytes to --out (.npz), so a test can compare against a single-process run.
 
-  python -m submissions.common.precond_dist_worker --framework=torch --algo=shampoo --out=/tmp/x.npz
+  python -m submissions.common.precond_dist_worker --framework=torch --algos=shampoo,caspr --out=/tmp/x.npz
 """
 import argparse
 import json
@@ -36,7 +36,7 @@ def run_torch(algo: str, steps: int, use_kernels: bool):
   import torch.distributed as dist  # pylint: disable=import-outside-toplevel
   from submissions.common import precond_config, torch_caspr, torch_shampoo  # pylint: disable=import-outside-toplevel
   import os  # pylint: disable=import-outside-toplevel
-  if int(os.environ.get('WORLD_SIZE', '1')) > 1:
+  if int(os.environ.get('WORLD_SIZE', '1')) > 1 and not dist.is_initialized():
     dist.init_process_group('gloo')
   w0, grads = problem(steps)
   params = {n: torch.nn.Parameter(torch.from_numpy(w0[n].copy())) for n, _, _ in SHAPES}
@@ -57,7 +57,6 @@ def run_torch(algo: str, steps: int, use_kernels: bool):
     gathered = [None] * dist.get_world_size()
     dist.all_gather_object(gathered, opt.state_bytes())
     state = gathered
-    dist.destroy_process_group()
   return rank, out, state
 
 
@@ -96,15 +95,19 @@ def run_jax(algo: str, steps: int, use_kernels: bool):
 def main():
   parser = argparse.ArgumentParser()
   parser.add_argument('--framework', choices=['torch', 'jax'], required=True)
-  parser.add_argument('--algo', choices=['shampoo', 'caspr'], required=True)
+  parser.add_argument('--algos', default='shampoo,caspr', help='Comma-separated: shampoo, caspr.')
   parser.add_argument('--steps', type=int, default=10)
   parser.add_argument('--kernels', choices=['on', 'off'], default='on')
   parser.add_argument('--out', required=True)
   args = parser.parse_args()
   run = run_torch if args.framework == 'torch' else run_jax
-  rank, out, state = run(args.algo, args.steps, args.kernels == 'on')
+  arrays, rank = {}, 0
+  for algo in args.algos.split(','):
+    rank, out, state = run(algo, args.steps, args.kernels == 'on')
+    arrays[f'{algo}/state'] = np.array([str(s) for s in state])
+    arrays.update({f'{algo}/{k}': v for k, v in out.items()})
   if rank == 0:
-    np.savez(args.out, state=np.array([str(s) for s in state]), **out)
+    np.savez(args.out, **arrays)
 
 
 if __name__ == '__main__':

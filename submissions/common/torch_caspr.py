@@ -136,7 +136,7 @@ class Caspr(torch.optim.Optimizer):
     t = self.step_count
     params = self.param_groups[0]['params']
     lr = self.param_groups[0]['lr']
-    grads = [p.grad for p in params]
+    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]  # unused: zero gradient
     mbar, adam, sums = self._nadam(grads, t)
     fresh = c.fresh(t)
     precondition = t > c.start_preconditioning_step

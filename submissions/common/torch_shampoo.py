@@ -111,7 +111,7 @@ class Shampoo(torch.optim.Optimizer):
 
   def _canonical_grad(self, i, p):
     plan = self.plans[i]
-    g = p.grad
+    g = p.grad if p.grad is not None else torch.zeros_like(p)  # an unused parameter: a zero gradient
     if plan.axes != tuple(range(len(plan.axes))):
       g = g.permute(plan.axes)
     return g.reshape(plan.merged)
