@@ -1,0 +1,70 @@
+"""Distributed Shampoo (PyTorch; the v0.5 leaderboard's external-tuning winner; submissions.md §2.1).
+
+The optimizer is submissions/common/torch_shampoo.py; under DDP each rank computes the roots and directions
+of its share of the blocks and the directions are gathered. The schedule is the published (S-torch) one
+(LinearLR from 1e-10, then a CosineAnnealingLR that rises again after T = step_hint_factor * step_hint), as
+a LambdaLR of submissions/common/precond_schedules.py. The published partition's grafting-only instance for
+dimensions >= 1,000,000 is a per-parameter mode of the same optimizer (same betas, NAdam, decay, schedule).
+"""
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+
+import torch
+
+from algoperf import spec
+from submissions.common import kernel_switch
+from submissions.common import precond_config
+from submissions.common import precond_schedules
+from submissions.common import pytorch_nadamw
+from submissions.common import shampoo_blocks
+from submissions.common import torch_shampoo
+
+
+def get_batch_size(workload_name: str) -> int:
+  return precond_config.shampoo_batch_size(workload_name)
+
+
+def init_optimizer_state(workload: spec.Workload, model_params: spec.ParameterContainer,
+                         model_state: spec.ModelAuxiliaryState, hyperparameters: spec.Hyperparameters,
+                         rng: spec.RandomState) -> spec.OptimizerState:
+  del model_state, rng
+  config = precond_config.shampoo_config(hyperparameters)
+  optimizer = torch_shampoo.Shampoo(shampoo_blocks.torch_named_kinds(model_params), config,
+                                    use_kernels=kernel_switch.kernels_enabled())
+  total = config.step_hint_factor * workload.step_hint
+  warmup = int(config.warmup_factor * total)
+  scheduler = torch.optim.lr_scheduler.LambdaLR(
+      optimizer, lambda count: precond_schedules.shampoo_lr(count, 1.0, warmup, total))
+  return {'optimizer': optimizer, 'scheduler': scheduler}
+
+
+def update_params(workload: spec.Workload, current_param_container: spec.ParameterContainer,
+                  current_params_types: spec.ParameterTypeTree, model_state: spec.ModelAuxiliaryState,
+                  hyperparameters: spec.Hyperparameters, batch: Dict[str, spec.Tensor], loss_type: spec.LossType,
+                  optimizer_state: spec.OptimizerState, eval_results: List[Tuple[int, float]], global_step: int,
+                  rng: spec.RandomState, train_state: Optional[Dict[str, Any]] = None) -> spec.UpdateReturn:
+  del current_params_types, loss_type, eval_results, train_state
+  loss, grad_norm, new_model_state = pytorch_nadamw.train_step(
+      workload, current_param_container, model_state, batch, optimizer_state['optimizer'], rng,
+      label_smoothing=getattr(hyperparameters, 'label_smoothing', 0.0),
+      dropout_rate=getattr(hyperparameters, 'dropout_rate', None), grad_clip=None)
+  optimizer_state['optimizer'].step()
+  optimizer_state['scheduler'].step()
+  pytorch_nadamw.log_every(workload, global_step, loss, grad_norm)
+  return optimizer_state, current_param_container, new_model_state
+
+
+def prepare_for_eval(workload: spec.Workload, current_param_container: spec.ParameterContainer,
+                     current_params_types: spec.ParameterTypeTree, model_state: spec.ModelAuxiliaryState,
+                     hyperparameters: spec.Hyperparameters, loss_type: spec.LossType,
+                     optimizer_state: spec.OptimizerState, eval_results: List[Tuple[int, float]],
+                     global_step: int, rng: spec.RandomState) -> spec.UpdateReturn:
+  del workload, current_params_types, hyperparameters, loss_type, eval_results, global_step, rng
+  return optimizer_state, current_param_container, model_state
+
+
+def data_selection(workload: spec.Workload, input_queue: Iterator[Dict[str, spec.Tensor]],
+                   optimizer_state: spec.OptimizerState, current_param_container: spec.ParameterContainer,
+                   model_state: spec.ModelAuxiliaryState, hyperparameters: spec.Hyperparameters,
+                   global_step: int, rng: spec.RandomState) -> Dict[str, spec.Tensor]:
+  del workload, optimizer_state, current_param_container, model_state, hyperparameters, global_step, rng
+  return next(input_queue)
