@@ -3,7 +3,8 @@
 Files written for upstream's v0.5 run unchanged: before a file that uses JAX is imported, the JAX names
 that v0.5-era files call and the pinned jax removed (`jax.tree_map` and its siblings) are put back by
 `algoperf.jax_compat` (a documented compatibility shim), and `algorithmic_efficiency` resolves to
-`algoperf` (the alias package). `jax_layout` tells which JAX layout a file was written for.
+`algoperf` (the alias package). `jax_layout` tells which JAX layout a file was written for. A
+`requirements.txt` beside the file is installed into a cached overlay first (requirements_overlay.py).
 """
 import importlib.util
 import inspect
@@ -11,6 +12,8 @@ import os
 import re
 import sys
 from types import ModuleType
+
+from algoperf import requirements_overlay
 
 REQUIRED = ('get_batch_size', 'init_optimizer_state', 'update_params', 'data_selection')
 OPTIONAL = ('prepare_for_eval', 'get_eval_batch_size')
@@ -31,6 +34,7 @@ def load_submission(path: str) -> ModuleType:
     sys.path.insert(0, folder)
   with open(path, encoding='utf-8') as f:
     source = f.read()
+  requirements_overlay.activate(path)  # A requirements.txt beside the file: its cached overlay.
   if _JAX_IMPORT.search(source):
     from algoperf import jax_compat  # pylint: disable=import-outside-toplevel
     jax_compat.install()
