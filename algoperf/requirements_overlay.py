@@ -4,25 +4,28 @@ Upstream's submission layout has a `requirements.txt` beside the submission file
 (`<ruleset>_tuning/<name>/{submission.py, tuning_search_space.json, requirements.txt}`). When the
 loader finds one, `activate()`:
 1. hashes the file's bytes with the Python version (sha256, 16 hex digits): the overlay's key;
-2. if `<cache>/<key>/` is not complete yet, runs `python -m pip install --target <cache>/<key>.tmp -r
-   requirements.txt` with the interpreter the trial runs on (pip reaches the registry as configured), and
-   renames the folder into place when pip succeeds, so a half-installed overlay is never used;
+2. if `<cache>/<key>/` is not complete yet, asks pip (the interpreter the trial runs on, reaching the
+   registry as configured) what the requirements add to the running environment (`pip install --dry-run
+   --report`, with requirements_lock.txt as constraints), installs just those into `<cache>/<key>.tmp`
+   (`pip install --no-deps --target`) and renames the folder into place, so a half-installed overlay is
+   never used;
 3. appends the overlay to `sys.path` and to `PYTHONPATH` (child processes of the trial see it too).
 
-The overlay goes at the end of the path: the benchmark's pinned packages (requirements_lock.txt) win over
-another version of the same package, so a submission cannot change the versions the harness runs on (the
-rules forbid changed library versions). The lock is also passed to pip as constraints when it is found,
-so a requirement that needs another version of a pinned package fails at install time, with pip's reason.
+The overlay goes at the end of the path and holds only packages the environment lacks; with the lock as
+constraints, a requirement that needs another version of a pinned package fails at install time, with
+pip's reason, so a submission cannot change the versions the harness runs on (the rules forbid changed
+library versions).
 
 Cache folder: `$ALGOPERF_OVERLAY_DIR`, else `~/.cache/algoperf/overlays`. Editing requirements.txt gives
 a new key and a new overlay; delete the cache folder to reclaim the space.
 """
 import hashlib
+import json
 import os
 import shutil
 import subprocess
 import sys
-from typing import Optional
+from typing import List, Optional
 
 REQUIREMENTS_FILE = 'requirements.txt'
 _COMPLETE = '.complete'
@@ -83,26 +86,15 @@ def install(requirements_path: str) -> str:
   staging = f'{folder}.tmp{os.getpid()}'
   shutil.rmtree(staging, ignore_errors=True)
   os.makedirs(staging)
-  command = [sys.executable, '-m', 'pip', 'install', '--disable-pip-version-check', '--quiet', '--target',
-             staging, '-r', requirements_path]
-  constraints = None
-  lock = _lock_file()
-  if lock:
-    constraints = _constraints(lock, root, os.getpid())
-    command += ['-c', constraints]
   print(f'Installing the requirements of {requirements_path} into {folder} (once; cached by its hash).',
         flush=True)
   try:
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-  finally:
-    if constraints:
-      os.remove(constraints)
-  if result.returncode != 0:
+    urls = _resolve(requirements_path, root, staging)
+    if urls:
+      _pip(requirements_path, ['install', '--no-deps', '--target', staging] + urls)
+  except RequirementsError:
     shutil.rmtree(staging, ignore_errors=True)
-    reason = _pip_reason(result.stderr + result.stdout)
-    raise RequirementsError(f'Could not install the requirements in {requirements_path}: {reason}; fix or remove '
-                            'that requirement (the benchmark\'s own packages are pinned in requirements_lock.txt '
-                            'and cannot change version).')
+    raise
   with open(os.path.join(staging, _COMPLETE), 'w') as f:
     f.write(requirements_path + '\n')
   if os.path.exists(os.path.join(folder, _COMPLETE)):  # Another process finished the same overlay first.
@@ -111,6 +103,38 @@ def install(requirements_path: str) -> str:
     shutil.rmtree(folder, ignore_errors=True)
     os.replace(staging, folder)
   return folder
+
+
+def _resolve(requirements_path: str, root: str, staging: str) -> List[str]:
+  """What pip would add to the running environment for these requirements (as download URLs).
+
+  The dry run resolves against the installed packages, so a requirement that the environment already
+  satisfies adds nothing (`pip install --target` alone would install a second copy of, say, torch), and
+  the lock's pins are constraints, so a requirement that needs another version of one of them fails here.
+  """
+  report = os.path.join(staging, 'report.json')
+  args = ['install', '--dry-run', '--report', report, '-r', requirements_path]
+  lock = _lock_file()
+  constraints = _constraints(lock, root, os.getpid()) if lock else None
+  try:
+    _pip(requirements_path, args + (['-c', constraints] if constraints else []))
+  finally:
+    if constraints:
+      os.remove(constraints)
+  with open(report) as f:
+    planned = json.load(f).get('install', [])
+  os.remove(report)
+  return [item['download_info']['url'] for item in planned]
+
+
+def _pip(requirements_path: str, args: List[str]) -> None:
+  command = [sys.executable, '-m', 'pip', '--disable-pip-version-check', '--quiet'] + args
+  result = subprocess.run(command, capture_output=True, text=True, check=False)
+  if result.returncode != 0:
+    reason = _pip_reason(result.stderr + result.stdout)
+    raise RequirementsError(f'Could not install the requirements in {requirements_path}: {reason}; fix or remove '
+                            'that requirement (the benchmark\'s own packages are pinned in requirements_lock.txt '
+                            'and cannot change version).')
 
 
 def _pip_reason(output: str) -> str:

@@ -122,3 +122,18 @@ def test_a_submission_without_requirements_needs_no_overlay(isolated):
   (folder / 'submission.py').write_text(SUBMISSION.replace('import algoperf_tiny_dep', 'import json'))
   assert requirements_overlay.activate(str(folder / 'submission.py')) is None
   assert not (isolated / 'cache').exists()
+
+
+def test_requirements_the_environment_meets_add_nothing(isolated):
+  # numpy is pinned in the lock and installed: no second copy goes into the overlay (and no index is asked).
+  path = _submission(str(isolated / 'sub'), 'numpy\n')
+  folder = requirements_overlay.activate(path)
+  assert sorted(os.listdir(folder)) == ['.complete']
+
+
+def test_a_requirement_against_a_pinned_version_fails(isolated):
+  import numpy  # pylint: disable=import-outside-toplevel
+  path = _submission(str(isolated / 'sub'), 'numpy<2\n')
+  with pytest.raises(requirements_overlay.RequirementsError, match='numpy'):
+    requirements_overlay.activate(path)
+  assert numpy.__version__.startswith('2.')
