@@ -161,3 +161,31 @@ def test_pmap_and_jit_eras_train_alike(tmp_path):
   # Same seed, batches and Adam math: the pmap file's psum over 2 devices matches the jit file's global mean.
   assert losses[0] == pytest.approx(losses[1], rel=1e-4)
   assert losses[0] < 0.5  # And both learned (chance level is log(10) = 2.3).
+
+
+OGBG_DATA_DIR = os.environ.get('OGBG_TEST_DATA_DIR', os.path.join(ROOT, 'workloads', 'ogbg', 'smoke_data'))
+
+
+def test_graph_batches_in_the_pmap_layout_keep_each_device_graph_local():
+  """OGBG: device k gets sub-batch k with node indices rebased; pmapped logits equal the jit layout's."""
+  from algoperf import spec  # pylint: disable=import-outside-toplevel
+  from workloads.ogbg.jax.workload import OgbgWorkload  # pylint: disable=import-outside-toplevel
+  pmap_workload = OgbgWorkload(scale='smoke', rules_version='v0.5', jax_layout='pmap')
+  jit_workload = OgbgWorkload(scale='smoke', rules_version='v0.6')
+  rng, data_rng = jax.random.PRNGKey(0), jax.random.PRNGKey(5)
+  pmap_params, _ = pmap_workload.init_model_fn(rng)
+  jit_params, _ = jit_workload.init_model_fn(rng)
+  pmap_batch = next(pmap_workload._build_input_queue(data_rng, 'train', OGBG_DATA_DIR, 32))  # pylint: disable=protected-access
+  jit_batch = next(jit_workload._build_input_queue(data_rng, 'train', OGBG_DATA_DIR, 32))  # pylint: disable=protected-access
+  nodes_per_device = pmap_batch['inputs']['nodes'].shape[1]
+  assert pmap_batch['inputs']['nodes'].shape[0] == 2
+  assert int(np.asarray(pmap_batch['inputs']['senders']).max()) < nodes_per_device  # Local indices.
+
+  def logits(params, batch):
+    return pmap_workload.model_fn(params, batch, None, spec.ForwardPassMode.EVAL, None, False)[0]
+
+  pmapped = np.asarray(jax.pmap(logits)(pmap_params, pmap_batch))
+  global_logits = np.asarray(jax.jit(
+      lambda p, b: jit_workload.model_fn(p, b, None, spec.ForwardPassMode.EVAL, None, False)[0])(jit_params,
+                                                                                                 jit_batch))
+  np.testing.assert_allclose(pmapped.reshape(global_logits.shape), global_logits, rtol=1e-5, atol=1e-5)

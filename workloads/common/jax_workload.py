@@ -87,6 +87,11 @@ class JaxWorkloadMixin:
       return (data_utils.to_jax(batch) for batch in numpy_queue)
     return MappedIterable(numpy_queue, data_utils.to_jax)
 
+  def _split_train_batch(self, batch: Dict[str, Any]) -> Dict[str, Any]:
+    """A global training batch in the pmap layout; workloads whose batches are not plain arrays
+    split along their first axis (graph batches with global node indices) override this."""
+    return split_over_devices(batch)
+
   def eval_model(self, global_batch_size: int, params, model_state, rng, data_dir: str,
                  imagenet_v2_data_dir: Optional[str] = None, global_step: int = 0) -> Dict[str, float]:
     if self.jax_layout == 'pmap':
@@ -132,7 +137,7 @@ def _queue_in_layout(build_input_queue):
     finally:
       self._layout_depth -= 1
     if self.jax_layout == 'pmap' and split == 'train' and self._layout_depth == 0:
-      return (split_over_devices(batch) for batch in queue)
+      return (self._split_train_batch(batch) for batch in queue)
     return queue
 
   return wrapped
