@@ -1,9 +1,13 @@
-"""Running one submission on one workload: framework set-up, batch sizes and the trials of a run.
+"""Running one submission on one workload: framework set-up and the trials of one run (upstream's runner).
 
-The command line (submission_runner.py) and the benchmark (tools/benchmark.py) both call this.
+The command line (submission_runner.py) calls this; each trial goes through trials.run_trial, the entry point
+the benchmark shares.
 """
 import os
+import time
 from typing import List, Optional
+
+from algoperf import trials as trials_lib
 
 
 def configure_frameworks(framework: str) -> None:
@@ -21,12 +25,7 @@ def configure_frameworks(framework: str) -> None:
     pytorch_utils.pytorch_init(use_ddp, rank)
 
 
-def num_devices(framework: str) -> int:
-  if framework == 'jax':
-    import jax  # pylint: disable=import-outside-toplevel
-    return jax.local_device_count()
-  import torch.distributed as dist  # pylint: disable=import-outside-toplevel
-  return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+num_devices = trials_lib.num_devices
 
 
 def score_submission_on_workload(submission_path: str, workload_name: str, framework: str, ruleset: str,
@@ -35,17 +34,12 @@ def score_submission_on_workload(submission_path: str, workload_name: str, frame
                                  max_global_steps: Optional[int] = None, save_checkpoints: bool = True,
                                  skip_evals: bool = False, imagenet_v2_data_dir: Optional[str] = None,
                                  hparam_start_index: Optional[int] = None, hparam_end_index: Optional[int] = None,
-                                 flag_values=None, seed_key: str = '') -> List:
-  """Runs the trials of one submission on one workload into `log_dir`; returns their TrialResults."""
-  from algoperf import rules as rules_lib  # pylint: disable=import-outside-toplevel
-  from algoperf import submission_loader  # pylint: disable=import-outside-toplevel
-  from algoperf import trials as trials_lib  # pylint: disable=import-outside-toplevel
-  from algoperf import training_loop  # pylint: disable=import-outside-toplevel
-  from algoperf import tuning  # pylint: disable=import-outside-toplevel
-  from workloads import registry  # pylint: disable=import-outside-toplevel
+                                 flag_values=None, study: int = 0) -> List[trials_lib.TrialResult]:
+  """Runs the trials of one submission on one workload into `log_dir`; returns their TrialResults.
 
-  submission = submission_loader.load_submission(submission_path)
-  rules = rules_lib.get_rules(rules_version)
+  Trial i's seed comes from (rng_seed, submission folder, workload, study, i), as in the benchmark.
+  """
+  from algoperf import tuning  # pylint: disable=import-outside-toplevel
   if ruleset == 'external':
     if not search_space_path:
       raise ValueError('External tuning needs --tuning_search_space=FILE.json.')
@@ -55,29 +49,18 @@ def score_submission_on_workload(submission_path: str, workload_name: str, frame
     if search_space_path:
       raise ValueError('Self-tuning takes no search space; drop --tuning_search_space.')
     points = [None]
-  start = hparam_start_index or 0
   end = len(points) if hparam_end_index is None else min(hparam_end_index, len(points))
-
-  def make_workload():
-    return registry.import_workload(workload_name, framework, scale=scale, rules_version=rules_version)
-
-  probe = make_workload()
-  if hasattr(probe, 'check_data'):
-    probe.check_data(data_dir)  # A missing dataset stops here, with the command that builds it.
-  batch_sizes = trials_lib.get_batch_sizes(submission, workload_name, registry.get_base_workload_name(workload_name),
-                                           probe, num_devices(framework))
-  config = training_loop.TrialConfig(framework=framework, ruleset=ruleset, rules=rules, data_dir=data_dir,
-                                     imagenet_v2_data_dir=imagenet_v2_data_dir, max_global_steps=max_global_steps,
-                                     save_checkpoints=save_checkpoints, skip_evals=skip_evals)
+  specs = trials_lib.plan_trials(
+      points[:end], submission_path=submission_path, workload=workload_name, framework=framework, study=study,
+      base_seed=rng_seed, log_dir=log_dir, first_trial=hparam_start_index or 0, ruleset=ruleset,
+      rules_version=rules_version, scale=scale, data_dir=data_dir, imagenet_v2_data_dir=imagenet_v2_data_dir,
+      max_global_steps=max_global_steps, save_checkpoints=save_checkpoints, skip_evals=skip_evals,
+      flags=dict(flag_values or {}))
   results = []
-  submission_name = os.path.basename(os.path.dirname(os.path.abspath(submission_path)))
-  for i in range(start, end):
-    trial_dir = os.path.join(log_dir, f'trial_{i + 1}')
-    seed = tuning.trial_seed(rng_seed, submission_name, workload_name, seed_key, i)
-    print(f'Trial {i + 1}/{len(points)} of {submission_name} on {workload_name} ({framework}, seed {seed})')
-    result = trials_lib.run_trial(make_workload, submission, batch_sizes, points[i], seed, trial_dir, config,
-                                  flag_values)
-    print(f'Trial {i + 1}: {result.status}{" (" + result.reason + ")" if result.reason else ""}, '
-          f'{result.global_step} steps, {result.submission_time:.1f}s of submission time.')
+  for spec in specs:
+    print(f'{spec.label} of {len(points)} ({framework}, seed {spec.seed})', flush=True)
+    start = time.time()
+    result = trials_lib.run_trial(spec)
+    print(trials_lib.result_line(spec.label, result, time.time() - start), flush=True)
     results.append(result)
   return results

@@ -8,6 +8,9 @@
 External tuning runs --num_tuning_trials trials (a list search space in order, a dict through Halton);
 self-tuning runs one trial without hyperparameters. Logs: <experiment_dir>/<experiment_name>/
 <workload>_<framework>/trial_<i>/. Our additions: --scale (full, lite, smoke) and --rules_version.
+Trial i's seed derives from (--rng_seed, the submission's folder name, workload, study, i), where the study is
+k for --experiment_name=study_<k> (upstream's study layout) and 0 otherwise: run with
+--experiment_dir=<dir>/<submission> --experiment_name=study_<k>, a trial gets the seed tools:benchmark gives it.
 """
 import os
 import sys
@@ -55,6 +58,7 @@ def main(argv):
       raise app.UsageError(f'--{name} is required.')
   from algoperf import logger_utils  # pylint: disable=import-outside-toplevel
   from algoperf import runner  # pylint: disable=import-outside-toplevel
+  from algoperf import trials  # pylint: disable=import-outside-toplevel
   from algoperf.paths import resolve_user_path  # pylint: disable=import-outside-toplevel
   runner.configure_frameworks(FLAGS.framework)
   experiment_name = FLAGS.experiment_name or 'experiment'
@@ -69,7 +73,7 @@ def main(argv):
         resolve_user_path(FLAGS.tuning_search_space), FLAGS.num_tuning_trials, resolve_user_path(FLAGS.data_dir), log_dir, rng_seed, FLAGS.scale,
         FLAGS.rules_version, FLAGS.max_global_steps, FLAGS.save_checkpoints, FLAGS.skip_evals,
         FLAGS.imagenet_v2_data_dir, FLAGS.hparam_start_index, FLAGS.hparam_end_index,
-        flag_values=FLAGS.flag_values_dict(), seed_key=experiment_name)
+        flag_values=FLAGS.flag_values_dict(), study=trials.study_index(experiment_name))
   except (ValueError, FileNotFoundError) as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(2)

@@ -18,6 +18,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from algoperf import checkpoint_utils
 from algoperf import logger_utils
+from algoperf import loop_state
 from algoperf import random_utils as prng
 from algoperf import rules as rules_lib
 from algoperf import spec
@@ -40,21 +41,6 @@ class TrialConfig:
   save_checkpoints: bool = True
   skip_evals: bool = False
   progress: Optional[Callable[[str], None]] = print  # One line per eval; None to stay quiet.
-
-
-def _initial_train_state() -> Dict[str, Any]:
-  return {
-      'validation_goal_reached': False,
-      'test_goal_reached': False,
-      'is_time_remaining': True,
-      'last_eval_time': 0.0,
-      'submission_time_at_last_eval': -math.inf,  # Submission time when the last eval was due.
-      'training_complete': False,
-      'accumulated_submission_time': 0.0,
-      'accumulated_eval_time': 0.0,
-      'accumulated_logging_time': 0.0,
-      'last_step_end_time': None,
-  }
 
 
 def _check_finite(metrics: Dict[str, Any]) -> None:
@@ -91,7 +77,7 @@ def train_once(workload: spec.Workload, submission: types.ModuleType, global_bat
   model_params, model_state = workload.init_model_fn(model_init_rng)
   optimizer_state = submission.init_optimizer_state(workload, model_params, model_state, hyperparameters,
                                                     opt_init_rng)
-  train_state = _initial_train_state()
+  state = loop_state.LoopState()
   eval_results: List[Tuple[int, Dict[str, Any]]] = []
   global_step, preemption_count = 0, 0
   restored = checkpoint_utils.restore_checkpoint(trial_dir, framework, model_params, model_state,
@@ -99,7 +85,7 @@ def train_once(workload: spec.Workload, submission: types.ModuleType, global_bat
   if restored is not None:
     model_params, model_state = restored['model_params'], restored['model_state']
     optimizer_state = restored['optimizer_state']
-    train_state.update(restored['train_state'])
+    state = loop_state.LoopState.from_dict(restored['train_state'])
     eval_results = [tuple(r) for r in restored['eval_results']]
     global_step = restored['global_step']
     preemption_count = restored['preemption_count'] + 1
@@ -118,16 +104,14 @@ def train_once(workload: spec.Workload, submission: types.ModuleType, global_bat
 
   global_start_time = clock.now()
   # On resume the clock restarts; the accumulated times carry on from the checkpoint.
-  train_state['last_step_end_time'] = global_start_time
+  state.last_step_end_time = global_start_time
 
-  while (train_state['is_time_remaining'] and
-         not (train_state['validation_goal_reached'] and train_state['test_goal_reached']) and
-         not train_state['training_complete']):
+  while state.should_continue():
     step_keys = step_rngs(global_step)
     data_select_rng, update_rng = step_keys[0], step_keys[1]
     batch = submission.data_selection(workload, input_queue, optimizer_state, model_params, model_state,
                                       hyperparameters, global_step, data_select_rng)
-    kwargs = {'train_state': types.MappingProxyType(train_state)} if pass_train_state else {}
+    kwargs = {'train_state': loop_state.TrainStateView(state)} if pass_train_state else {}
     try:
       optimizer_state, model_params, model_state = submission.update_params(
           workload=workload, current_param_container=model_params, current_params_types=model_params_types,
@@ -135,18 +119,18 @@ def train_once(workload: spec.Workload, submission: types.ModuleType, global_bat
           loss_type=workload.loss_type, optimizer_state=optimizer_state, eval_results=eval_results,
           global_step=global_step, rng=update_rng, **kwargs)
     except spec.TrainingCompleteError:
-      train_state['training_complete'] = True
+      state.training_complete = True
     global_step += 1
     if config.max_global_steps is not None and global_step >= config.max_global_steps:
-      train_state['training_complete'] = True
+      state.training_complete = True
 
     train_step_end_time = clock.lap((optimizer_state, model_params, model_state))
-    train_state['accumulated_submission_time'] += train_step_end_time - train_state['last_step_end_time']
+    state.accumulated_submission_time += train_step_end_time - state.last_step_end_time
 
-    if _eval_due(train_state, workload.eval_period_time_sec, config.skip_evals):
+    if loop_state.eval_due(state, workload.eval_period_time_sec, config.skip_evals):
       # Wait for the step's device work before the total is used (see Clock.lap).
       synced_end_time = clock.now((optimizer_state, model_params, model_state))
-      train_state['accumulated_submission_time'] += synced_end_time - train_step_end_time
+      state.accumulated_submission_time += synced_end_time - train_step_end_time
       if prepare_for_eval is not None:
         prep_start = clock.now()
         optimizer_state, model_params, model_state = prepare_for_eval(
@@ -154,66 +138,56 @@ def train_once(workload: spec.Workload, submission: types.ModuleType, global_bat
             model_state=model_state, hyperparameters=hyperparameters, loss_type=workload.loss_type,
             optimizer_state=optimizer_state, eval_results=eval_results, global_step=global_step,
             rng=step_keys[2])
-        train_state['accumulated_submission_time'] += clock.now((optimizer_state, model_params,
-                                                                 model_state)) - prep_start
-      train_state['is_time_remaining'] = train_state['accumulated_submission_time'] < budget
-      train_state['submission_time_at_last_eval'] = train_state['accumulated_submission_time']
-      if train_state['is_time_remaining']:
-        _run_eval(workload, global_eval_batch_size, model_params, model_state, step_keys[-1], config, clock,
-                  train_state, eval_results, global_step, preemption_count, global_start_time, logger)
+        state.accumulated_submission_time += clock.now((optimizer_state, model_params, model_state)) - prep_start
+      state = loop_state.at_eval_gate(state, budget)
+      if state.is_time_remaining:
+        state = _run_eval(workload, global_eval_batch_size, model_params, model_state, step_keys[-1], config,
+                          clock, state, eval_results, global_step, preemption_count, global_start_time, logger)
         if config.save_checkpoints:
           log_start = clock.now()
           checkpoint_utils.save_checkpoint(trial_dir, framework, model_params, model_state, optimizer_state,
-                                           train_state, eval_results, global_step, preemption_count)
-          train_state['accumulated_logging_time'] += clock.now() - log_start
-    train_state['last_step_end_time'] = clock.lap()
+                                           state.to_dict(), eval_results, global_step, preemption_count)
+          state.accumulated_logging_time += clock.now() - log_start
+    state.last_step_end_time = clock.lap()
 
   # The loop ends only at an eval gate, so the total is already synced; this adds any trailing work.
   end_time = clock.now((optimizer_state, model_params, model_state))
-  train_state['accumulated_submission_time'] += end_time - train_state['last_step_end_time']
-  logger.measurements.append({'score': train_state['accumulated_submission_time'], 'global_step': global_step,
+  state.accumulated_submission_time += end_time - state.last_step_end_time
+  logger.measurements.append({'score': state.accumulated_submission_time, 'global_step': global_step,
                               'preemption_count': preemption_count})
   if config.save_checkpoints:
     checkpoint_utils.save_checkpoint(trial_dir, framework, model_params, model_state, optimizer_state,
-                                     train_state, eval_results, global_step, preemption_count)
-  return train_state['accumulated_submission_time'], {'eval_results': eval_results, 'global_step': global_step,
-                                                       'train_state': train_state}
-
-
-def _eval_due(train_state: Dict[str, Any], eval_period: float, skip_evals: bool) -> bool:
-  """The eval gate: a period of submission time since the last eval, or the end of training."""
-  if skip_evals:
-    return False
-  since_last = train_state['accumulated_submission_time'] - train_state['submission_time_at_last_eval']
-  return since_last >= eval_period or train_state['training_complete']
+                                     state.to_dict(), eval_results, global_step, preemption_count)
+  return state.accumulated_submission_time, {'eval_results': eval_results, 'global_step': global_step,
+                                             'train_state': state}
 
 
 def _run_eval(workload, eval_batch_size, model_params, model_state, eval_rng, config: TrialConfig, clock: Clock,
-              train_state, eval_results, global_step, preemption_count, global_start_time, logger) -> None:
-  """Evaluates (untimed), updates the goal flags and writes the eval row."""
+              state: loop_state.LoopState, eval_results, global_step, preemption_count, global_start_time,
+              logger) -> loop_state.LoopState:
+  """Evaluates (untimed), writes the eval row; returns the state with the goal flags and eval time."""
   eval_start = clock.now()
   metrics = workload.eval_model(eval_batch_size, model_params, model_state, eval_rng, config.data_dir,
                                 config.imagenet_v2_data_dir, global_step)
   metrics = {k: float(v) for k, v in metrics.items()}
-  train_state['validation_goal_reached'] |= workload.has_reached_validation_target(metrics)
-  train_state['test_goal_reached'] |= workload.has_reached_test_target(metrics)
   eval_end = clock.now()
-  train_state['last_eval_time'] = eval_end
-  train_state['accumulated_eval_time'] += eval_end - eval_start
+  state = loop_state.after_eval(state, eval_start, eval_end, workload.has_reached_validation_target(metrics),
+                                workload.has_reached_test_target(metrics))
   metrics.update({
-      'score': train_state['accumulated_submission_time'],
+      'score': state.accumulated_submission_time,
       'total_duration': eval_end - global_start_time,
-      'accumulated_submission_time': train_state['accumulated_submission_time'],
-      'accumulated_eval_time': train_state['accumulated_eval_time'],
-      'accumulated_logging_time': train_state['accumulated_logging_time'],
+      'accumulated_submission_time': state.accumulated_submission_time,
+      'accumulated_eval_time': state.accumulated_eval_time,
+      'accumulated_logging_time': state.accumulated_logging_time,
   })
   eval_results.append((global_step, metrics))
   log_start = clock.now()
   logger.append_scalar_metrics(metrics, global_step, preemption_count, is_eval=True)
   if config.progress is not None:
     name = workload.target_metric_name
-    config.progress(f'  step {global_step:>6}  submission time {train_state["accumulated_submission_time"]:8.2f}s'
+    config.progress(f'  step {global_step:>6}  submission time {state.accumulated_submission_time:8.2f}s'
                     f'  validation/{name} {metrics.get("validation/" + name, float("nan")):.4f}'
                     f'  (target {workload.validation_target_value})')
-  train_state['accumulated_logging_time'] += clock.now() - log_start
+  state.accumulated_logging_time += clock.now() - log_start
   _check_finite(metrics)
+  return state

@@ -1,19 +1,77 @@
-"""Running the trials of one submission on one workload: tuning, per-trial folders, crashes and divergence.
+"""One trial, from a plain description to a recorded result: the entry point every command shares.
+
+`run_trial(TrialSpec)` is what the runner (submission_runner.py), the benchmark (tools/benchmark.py) and any
+executor that runs a trial elsewhere call: it loads the submission and the workload, checks the data, picks
+the batch sizes, trains (or resumes) in the trial folder and records how the trial ended. `plan_trials` turns
+a study's hyperparameter points into TrialSpecs, with each trial's seed derived from (base seed, submission,
+workload, study, trial), so the same trial gets the same seed whichever command starts it.
 
 A trial that raises is recorded as failed (traceback in trial.log) and one whose loss or metrics become
 NaN/Inf as diverged; either way its folder keeps the evals it made, it scores as not reaching the target,
-and the next trial starts.
+and the next trial starts. A submission that cannot run at all (SubmissionError) stops its study.
 """
 import dataclasses
 import os
+import re
 import time
 import traceback
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from algoperf import logger_utils
 from algoperf import training_loop
 from algoperf import tuning
 from algoperf.submission_loader import SubmissionError
+
+
+@dataclasses.dataclass(frozen=True)
+class TrialSpec:
+  """Everything one trial needs, as plain values (a child process or a remote task can receive it)."""
+  submission_path: str
+  workload: str
+  framework: str
+  ruleset: str  # 'external' or 'self'.
+  rules_version: str
+  scale: str
+  data_dir: str
+  trial_dir: str
+  seed: int
+  hyperparameters: Optional[Dict[str, Any]] = None  # None for self-tuning.
+  imagenet_v2_data_dir: Optional[str] = None
+  max_global_steps: Optional[int] = None
+  save_checkpoints: bool = True
+  skip_evals: bool = False
+  flags: Dict[str, Any] = dataclasses.field(default_factory=dict)  # Recorded in flags_<n>.json.
+  label: str = ''  # Prefix of the trial's progress lines.
+  progress_every_sec: Optional[float] = None  # None: a progress line at every eval.
+
+
+def submission_name(submission_path: str) -> str:
+  """A submission's name is its folder's (upstream's layout: one folder per submission)."""
+  return os.path.basename(os.path.dirname(os.path.abspath(submission_path)))
+
+
+def study_index(experiment_name: str) -> int:
+  """The study of an experiment named upstream's way (`study_<k>`); any other name is study 0."""
+  match = re.fullmatch(r'study_(\d+)', experiment_name or '')
+  return int(match.group(1)) if match else 0
+
+
+def plan_trials(points: Sequence[Optional[Dict[str, Any]]], *, submission_path: str, workload: str,
+                framework: str, study: int, base_seed: int, log_dir: str, first_trial: int = 0,
+                label: str = '', **common) -> List[TrialSpec]:
+  """The TrialSpecs of one study: trial i (0-based) runs points[i] in <log_dir>/trial_<i+1>.
+
+  `common` holds the TrialSpec fields every trial of the study shares (ruleset, scale, data_dir, ...).
+  """
+  name = submission_name(submission_path)
+  specs = []
+  for i in range(first_trial, len(points)):
+    specs.append(TrialSpec(
+        submission_path=submission_path, workload=workload, framework=framework,
+        trial_dir=os.path.join(log_dir, f'trial_{i + 1}'), hyperparameters=points[i],
+        seed=tuning.trial_seed(base_seed, name, workload, study, i),
+        label=f'{label}trial {i + 1}' if label else f'{name} {workload} {framework} trial {i + 1}', **common))
+  return specs
 
 
 @dataclasses.dataclass
@@ -25,6 +83,7 @@ class TrialResult:
   reason: str = ''
   last_eval: Optional[Dict[str, Any]] = None
   reached_validation_target: bool = False
+  target_metric: Optional[str] = None  # The workload's target metric name (e.g. 'accuracy').
 
 
 def get_batch_sizes(submission, workload_name: str, base_workload_name: str, workload,
@@ -45,10 +104,69 @@ def get_batch_sizes(submission, workload_name: str, base_workload_name: str, wor
   return batch_size, eval_batch_size
 
 
-def run_trial(make_workload: Callable[[], Any], submission, batch_sizes, hyperparameters: Optional[Dict[str, Any]],
-              rng_seed: int, trial_dir: str, config: training_loop.TrialConfig,
-              flags: Optional[Dict[str, Any]] = None) -> TrialResult:
-  """Runs (or resumes) one trial in `trial_dir` and records how it ended in status.json."""
+def run_trial(spec: TrialSpec) -> TrialResult:
+  """Runs (or resumes) one trial in spec.trial_dir and records how it ended in status.json."""
+  from algoperf import random_utils as prng  # pylint: disable=import-outside-toplevel
+  from algoperf import rules as rules_lib  # pylint: disable=import-outside-toplevel
+  from algoperf import submission_loader  # pylint: disable=import-outside-toplevel
+  from workloads import registry  # pylint: disable=import-outside-toplevel
+
+  prng.set_framework(spec.framework)
+  submission = submission_loader.load_submission(spec.submission_path)
+
+  def make_workload():
+    return registry.import_workload(spec.workload, spec.framework, scale=spec.scale,
+                                    rules_version=spec.rules_version)
+
+  probe = make_workload()
+  if hasattr(probe, 'check_data'):
+    probe.check_data(spec.data_dir)  # A missing dataset stops here, with the command that builds it.
+  batch_sizes = get_batch_sizes(submission, spec.workload, registry.get_base_workload_name(spec.workload), probe,
+                                num_devices(spec.framework))
+  config = training_loop.TrialConfig(
+      framework=spec.framework, ruleset=spec.ruleset, rules=rules_lib.get_rules(spec.rules_version),
+      data_dir=spec.data_dir, imagenet_v2_data_dir=spec.imagenet_v2_data_dir,
+      max_global_steps=spec.max_global_steps, save_checkpoints=spec.save_checkpoints, skip_evals=spec.skip_evals,
+      progress=_progress_printer(spec.label, spec.progress_every_sec))
+  flags = dict(spec.flags, rng_seed=spec.seed)
+  return _train_and_record(make_workload, submission, batch_sizes, spec.hyperparameters, spec.seed,
+                           spec.trial_dir, config, flags)
+
+
+def num_devices(framework: str) -> int:
+  """Devices one trial spans: JAX's local devices, or the DDP world size."""
+  if framework == 'jax':
+    import jax  # pylint: disable=import-outside-toplevel
+    return jax.local_device_count()
+  import torch.distributed as dist  # pylint: disable=import-outside-toplevel
+  return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def result_line(label: str, result: TrialResult, wall_sec: float) -> str:
+  """The one line each command prints when a trial ends."""
+  metric = f'validation/{result.target_metric}' if result.target_metric else None
+  last = result.last_eval.get(metric) if (result.last_eval and metric) else None
+  reached = 'reached target' if result.reached_validation_target else 'missed target'
+  last_text = f'{metric} {last:.4f}' if isinstance(last, float) else 'no eval'
+  return (f'{label}: {result.status}, {reached}; step {result.global_step}, submission time '
+          f'{result.submission_time:.1f}s, last {last_text} ({wall_sec:.0f}s wall)'
+          f'{" - " + result.reason if result.reason else ""}')
+
+
+def _progress_printer(label: str, every_sec: Optional[float]) -> Callable[[str], None]:
+  """Prints eval lines prefixed by the label; with every_sec, at most one per every_sec, the first after it."""
+  last = [time.time()]
+
+  def progress(line: str) -> None:
+    if every_sec is None or time.time() - last[0] >= every_sec:
+      last[0] = time.time()
+      print(f'{label}:{line}' if label else line, flush=True)
+  return progress
+
+
+def _train_and_record(make_workload: Callable[[], Any], submission, batch_sizes,
+                      hyperparameters: Optional[Dict[str, Any]], rng_seed: int, trial_dir: str,
+                      config: training_loop.TrialConfig, flags: Dict[str, Any]) -> TrialResult:
   os.makedirs(trial_dir, exist_ok=True)
   hparams_path = os.path.join(trial_dir, 'hparams.json')
   if hyperparameters is not None:
@@ -57,7 +175,7 @@ def run_trial(make_workload: Callable[[], Any], submission, batch_sizes, hyperpa
     else:
       logger_utils.write_json(hparams_path, hyperparameters)
   preemption = len([n for n in os.listdir(trial_dir) if n.startswith('flags_')])
-  logger_utils.write_flags(trial_dir, preemption, dict(flags or {}, rng_seed=rng_seed))
+  logger_utils.write_flags(trial_dir, preemption, flags)
   status, reason, submission_time, step, eval_results = 'completed', '', float('inf'), 0, []
   workload = None
   try:
@@ -85,7 +203,8 @@ def run_trial(make_workload: Callable[[], Any], submission, batch_sizes, hyperpa
   last_eval = eval_results[-1][1] if eval_results else None
   reached = bool(workload is not None and last_eval is not None and status == 'completed' and
                  any(workload.has_reached_validation_target(m) for _, m in eval_results))
-  result = TrialResult(trial_dir, status, submission_time, step, reason, last_eval, reached)
+  result = TrialResult(trial_dir, status, submission_time, step, reason, last_eval, reached,
+                       getattr(workload, 'target_metric_name', None))
   logger_utils.write_json(os.path.join(trial_dir, 'status.json'), {
       'status': status, 'reason': reason, 'global_step': step, 'submission_time': submission_time,
       'reached_validation_target': reached})

@@ -216,3 +216,21 @@ def test_self_tuning_runs_one_trial_without_hyperparameters(tmp_path):
                                                 str(tmp_path / 'self'), 0, 'smoke', 'v0.6', max_global_steps=20)
   assert len(results) == 1 and results[0].status == 'completed' and results[0].global_step == 20
   assert not os.path.exists(os.path.join(results[0].trial_dir, 'hparams.json'))
+
+
+def test_runner_and_benchmark_give_the_same_trial_the_same_seed(tmp_path):
+  from tools import benchmark  # pylint: disable=import-outside-toplevel
+  path = os.path.join(ROOT, 'submissions', 'external_tuning', 'nadamw_baseline', 'pytorch_submission.py')
+  specs = benchmark.make_plans(str(tmp_path / 'bench'), ['nadamw_baseline'], ['mnist'], ['pytorch'], 'external',
+                               num_studies=2, num_trials=2, seed=11, rules_version='v0.6', scale='smoke',
+                               data_dir=DATA_DIR)
+  wanted = [s for s in specs if s.trial_dir.endswith(os.path.join('study_1', 'mnist_pytorch', 'trial_2'))]
+  assert len(wanted) == 1 and len({s.seed for s in specs}) == len(specs)
+  # The runner, pointed at the same study folder, runs trial 2 of study 1 with the benchmark's seed.
+  results = runner.score_submission_on_workload(
+      path, 'mnist', 'pytorch', 'external', os.path.join(os.path.dirname(path), 'tuning_search_space.json'), 2,
+      DATA_DIR, str(tmp_path / 'runner'), 11, 'smoke', 'v0.6', max_global_steps=1, hparam_start_index=1,
+      study=trials_lib.study_index('study_1'))
+  meta = json.load(open(os.path.join(results[0].trial_dir, 'meta_data_0.json')))
+  assert results[0].trial_dir.endswith('trial_2') and meta['rng_seed'] == wanted[0].seed
+  assert trials_lib.study_index('study_12') == 12 and trials_lib.study_index('nadamw') == 0

@@ -14,7 +14,7 @@ import dataclasses
 import os
 import sys
 import time
-from typing import Dict, List, Optional
+from typing import List
 
 from absl import app
 from absl import flags
@@ -35,17 +35,6 @@ flags.DEFINE_float('progress_sec', 30.0, 'Seconds between progress lines within 
 FLAGS = flags.FLAGS
 
 SUBMISSIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'submissions')
-
-
-@dataclasses.dataclass
-class Plan:
-  """One (submission, workload, framework, study): the trials to run and where."""
-  submission: str
-  workload: str
-  framework: str
-  study: int
-  log_dir: str
-  points: List[Optional[Dict]]
 
 
 def submission_files(name: str, ruleset: str, framework: str):
@@ -71,77 +60,45 @@ def ensure_datasets(workload_names: List[str], data_dir: str) -> None:
     print(f'dataset {dataset}: {folder} ({time.time() - start:.1f}s)', flush=True)
 
 
-def make_plans(experiment_dir: str, frameworks: List[str], num_studies: int, num_trials: int) -> List[Plan]:
+def make_plans(experiment_dir: str, submissions: List[str], workloads: List[str], frameworks: List[str],
+               ruleset: str, num_studies: int, num_trials: int, seed: int, **common) -> List:
+  """Every trial of the run, in order, as TrialSpecs (upstream's experiment layout).
+
+  `common` holds the TrialSpec fields all trials share (rules_version, scale, data_dir, max_global_steps, ...).
+  """
+  from algoperf import trials as trials_lib  # pylint: disable=import-outside-toplevel
   from algoperf import tuning  # pylint: disable=import-outside-toplevel
-  plans = []
-  for submission in FLAGS.submissions:
-    for workload in FLAGS.workloads:
+  specs = []
+  for submission in submissions:
+    for workload in workloads:
       for framework in frameworks:
-        _, space_path = submission_files(submission, FLAGS.ruleset, framework)
+        path, space_path = submission_files(submission, ruleset, framework)
         if space_path:
           space = tuning.load_search_space(space_path)
-          seed = tuning.trial_seed(FLAGS.seed, submission, workload, 'search', 0)
-          studies = tuning.trials_for_studies(space, num_studies, num_trials, seed, space_path)
+          search_seed = tuning.trial_seed(seed, submission, workload, 'search', 0)
+          studies = tuning.trials_for_studies(space, num_studies, num_trials, search_seed, space_path)
         else:
           studies = [[None] for _ in range(num_studies)]
         for study, points in enumerate(studies):
           log_dir = os.path.join(experiment_dir, submission, f'study_{study}', f'{workload}_{framework}')
-          plans.append(Plan(submission, workload, framework, study, log_dir, points))
-  return plans
+          specs += trials_lib.plan_trials(
+              points, submission_path=path, workload=workload, framework=framework, study=study, base_seed=seed,
+              log_dir=log_dir, label=f'{submission} {workload} {framework} study {study} ', ruleset=ruleset,
+              **common)
+  return specs
 
 
-def run_plan(plan: Plan, counter: List[int], total: int, rules) -> List:
-  from algoperf import submission_loader  # pylint: disable=import-outside-toplevel
+def run_all(specs: List) -> List:
+  """Runs the trials one after another, a line each; a submission that cannot run stops the run."""
   from algoperf import trials as trials_lib  # pylint: disable=import-outside-toplevel
-  from algoperf import training_loop  # pylint: disable=import-outside-toplevel
-  from algoperf import tuning  # pylint: disable=import-outside-toplevel
-  from algoperf import random_utils as prng  # pylint: disable=import-outside-toplevel
-  from workloads import registry  # pylint: disable=import-outside-toplevel
-
-  path, _ = submission_files(plan.submission, FLAGS.ruleset, plan.framework)
-  submission = submission_loader.load_submission(path)
-  prng.set_framework(plan.framework)
-
-  def make_workload():
-    return registry.import_workload(plan.workload, plan.framework, scale=FLAGS.scale,
-                                    rules_version=FLAGS.rules_version)
-
-  from algoperf.runner import num_devices  # pylint: disable=import-outside-toplevel
-  probe = make_workload()
-  batch_sizes = trials_lib.get_batch_sizes(submission, plan.workload, registry.get_base_workload_name(plan.workload),
-                                           probe, num_devices(plan.framework))
   results = []
-  for i, point in enumerate(plan.points):
-    counter[0] += 1
-    label = (f'[{counter[0]}/{total}] {plan.submission} {plan.workload} {plan.framework} '
-             f'study {plan.study} trial {i + 1}')
-    config = training_loop.TrialConfig(
-        framework=plan.framework, ruleset=FLAGS.ruleset, rules=rules, data_dir=FLAGS.data_dir,
-        max_global_steps=FLAGS.max_global_steps, progress=_throttled_printer(label, FLAGS.progress_sec))
-    seed = tuning.trial_seed(FLAGS.seed, plan.submission, plan.workload, plan.study, i)
+  for i, spec in enumerate(specs):
+    spec = dataclasses.replace(spec, label=f'[{i + 1}/{len(specs)}] {spec.label}')
     start = time.time()
-    result = trials_lib.run_trial(make_workload, submission, batch_sizes, point, seed,
-                                  os.path.join(plan.log_dir, f'trial_{i + 1}'), config,
-                                  {'benchmark': True, 'scale': FLAGS.scale, 'rules_version': FLAGS.rules_version})
-    metric = f'validation/{probe.target_metric_name}'
-    last = result.last_eval.get(metric) if result.last_eval else None
-    reached = 'reached target' if result.reached_validation_target else 'missed target'
-    last_text = f'{metric} {last:.4f}' if isinstance(last, float) else 'no eval'
-    print(f'{label}: {result.status}, {reached}; step {result.global_step}, submission time '
-          f'{result.submission_time:.1f}s, last {last_text} ({time.time() - start:.0f}s wall)'
-          f'{" - " + result.reason if result.reason else ""}', flush=True)
+    result = trials_lib.run_trial(spec)
+    print(trials_lib.result_line(spec.label, result, time.time() - start), flush=True)
     results.append(result)
   return results
-
-
-def _throttled_printer(label: str, every_sec: float):
-  last = [time.time()]
-
-  def progress(line: str) -> None:
-    if time.time() - last[0] >= every_sec:
-      last[0] = time.time()
-      print(f'{label}:{line}', flush=True)
-  return progress
 
 
 def main(argv):
@@ -161,14 +118,16 @@ def main(argv):
       '~/algoperf_experiments', time.strftime('benchmark-%Y%m%d-%H%M%S')))
   try:
     ensure_datasets(FLAGS.workloads, FLAGS.data_dir)
-    plans = make_plans(experiment_dir, frameworks, num_studies, num_trials)
-    total = sum(len(p.points) for p in plans)
+    specs = make_plans(experiment_dir, FLAGS.submissions, FLAGS.workloads, frameworks, FLAGS.ruleset, num_studies,
+                       num_trials, FLAGS.seed, rules_version=FLAGS.rules_version, scale=FLAGS.scale,
+                       data_dir=FLAGS.data_dir, max_global_steps=FLAGS.max_global_steps,
+                       progress_every_sec=FLAGS.progress_sec,
+                       flags={'benchmark': True, 'scale': FLAGS.scale, 'rules_version': FLAGS.rules_version})
+    total = len(specs)
     print(f'{total} trials: {len(FLAGS.submissions)} submission(s) x {len(FLAGS.workloads)} workload(s) x '
           f'{len(frameworks)} framework(s) x {num_studies} studies x {num_trials} trial(s); scale {FLAGS.scale}, '
           f'rules {FLAGS.rules_version}, {FLAGS.ruleset} tuning; logs in {experiment_dir}', flush=True)
-    counter = [0]
-    for plan in plans:
-      run_plan(plan, counter, total, rules)
+    run_all(specs)
   except ValueError as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(2)
