@@ -1,63 +1,21 @@
-"""The benchmark's experiment folder (scoring/layout.py) read with upstream's folder rules, and with ours.
-
-`upstream_read` follows the rules of upstream's scorer (spec/harness.md §4.1-4.2), written here from those
-facts: every entry of the directory it is given is a submission; inside one, every entry is a study, every
-folder in a study is `<workload>_<framework>`, trials are `trial_<n>` folders holding eval_measurements.csv;
-per submission, the trials are tabled by (workload without the framework, study, trial), and a duplicate
-entry is an error (pandas' pivot: "Index contains duplicate entries"); a trial's time is the `score` at its
-first eval that reaches the target (non-strict), the study keeps the trial with the smallest such eval
-index, and the workload's time is the median over studies.
-"""
+"""The benchmark's experiment folder (scoring/layout.py) read with upstream's folder rules
+(scoring/upstream_reader.py), and with ours."""
 import os
 import pathlib
-import re
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from scoring import example_experiment as ex
 from scoring import layout
 from scoring import leaderboard
+from scoring import upstream_reader
 
-TRIAL = re.compile(r'^trial_\d+$')
-WORKLOAD = re.compile(r'^(.*)_(jax|pytorch)$')
-TARGETS = {w.name: w for w in ex.WORKLOADS}
+TARGETS = {w.name: (w.metric, w.target, w.minimize) for w in ex.WORKLOADS}
 
 
-def upstream_read(submission_directory):
-  """{submission: {workload: median time}} under upstream's folder rules; raises where upstream fails."""
-  results = {}
-  for submission in os.listdir(submission_directory):
-    rows = []
-    sub_dir = os.path.join(submission_directory, submission)
-    for study in os.listdir(sub_dir):  # A file here (a leaderboard's scores.csv) fails: not a folder.
-      study_dir = os.path.join(sub_dir, study)
-      for wl_folder in os.listdir(study_dir):
-        if not os.path.isdir(os.path.join(study_dir, wl_folder)):
-          continue
-        for trial in filter(TRIAL.match, os.listdir(os.path.join(study_dir, wl_folder))):
-          frame = pd.read_csv(os.path.join(study_dir, wl_folder, trial, 'eval_measurements.csv'))
-          rows.append({'workload': WORKLOAD.match(wl_folder).group(1), 'study': study, 'trial': trial,
-                       'frame': frame})
-    table = pd.DataFrame(rows)
-    table['n'] = range(len(table))
-    table.pivot(index=['study', 'trial'], columns='workload', values='n')  # Duplicates raise, as upstream.
-    results[submission] = {}
-    for workload, group in table.groupby('workload'):
-      spec = TARGETS[workload]
-      study_times = []
-      for _, study_group in group.groupby('study'):
-        best_index, best_time = np.inf, np.inf
-        for frame in study_group['frame']:
-          values = frame[f'validation/{spec.metric}'].to_numpy()
-          hit = values <= spec.target if spec.minimize else values >= spec.target
-          if hit.any() and int(np.argmax(hit)) < best_index:
-            best_index = int(np.argmax(hit))
-            best_time = float(frame['score'].to_numpy()[best_index])
-        study_times.append(best_time)
-      results[submission][workload] = float(np.median(study_times))
-  return results
+def upstream_read(folder):
+  return upstream_reader.read(str(folder), TARGETS)
 
 
 def write_benchmark_like(root, frameworks_of, rulesets=('external', 'self'), num_studies=2, num_trials=2):
