@@ -189,3 +189,23 @@ def test_graph_batches_in_the_pmap_layout_keep_each_device_graph_local():
       lambda p, b: jit_workload.model_fn(p, b, None, spec.ForwardPassMode.EVAL, None, False)[0])(jit_params,
                                                                                                  jit_batch))
   np.testing.assert_allclose(pmapped.reshape(global_logits.shape), global_logits, rtol=1e-5, atol=1e-5)
+
+
+def test_replicated_optimizer_state_does_not_make_the_second_step_compile_again():
+  from flax import jax_utils  # pylint: disable=import-outside-toplevel
+  from workloads.common import jax_workload  # pylint: disable=import-outside-toplevel
+  jax_compat.install()
+  compiles = []
+
+  def step(params, opt_state, batch):
+    compiles.append(1)  # Runs once per trace.
+    return params - 0.1 * batch.sum(), opt_state + 1
+
+  update = jax.pmap(step, axis_name='batch', donate_argnums=(0, 1))
+  params = jax_workload.replicate_over_devices(np.ones(3, np.float32))
+  opt_state = jax_utils.replicate(np.zeros(3, np.float32))
+  batch = jax_workload.split_over_devices(np.ones((4, 3), np.float32))
+  for _ in range(3):
+    params, opt_state = update(params, opt_state, batch)
+  assert len(compiles) == 1
+  assert np.asarray(opt_state).tolist() == [[3.0] * 3] * 2
