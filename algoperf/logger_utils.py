@@ -15,6 +15,8 @@ import subprocess
 import sys
 from typing import Any, Dict, List, Optional
 
+from algoperf.atomic_files import atomic_write
+
 EVAL_TIME_COLUMNS = ('score', 'total_duration', 'accumulated_submission_time', 'accumulated_eval_time',
                      'accumulated_logging_time')
 
@@ -44,13 +46,12 @@ def get_log_dir(experiment_dir: str, workload: str, framework: str, experiment_n
 
 
 def write_json(path: str, value: Any) -> None:
+  """Writes atomically (atomic_files): a kill leaves the previous complete file."""
   if not is_primary():
     return
-  tmp = path + '.tmp'
-  with open(tmp, 'w') as f:
+  with atomic_write(path) as f:
     json.dump(value, f, indent=2, sort_keys=True, default=str)
     f.write('\n')
-  os.replace(tmp, path)
 
 
 def read_json(path: str) -> Any:
@@ -69,10 +70,17 @@ def _scalar(value: Any) -> Any:
 
 
 class CsvLog:
-  """An append-only CSV whose header grows when a row brings a new column (the file is then rewritten)."""
+  """A CSV of rows whose header grows when a row brings a new column (the file is then rewritten atomically).
 
-  def __init__(self, path: str):
+  With atomic_appends every append rewrites the file atomically, so a kill at any instant leaves it as it
+  was after some complete append (eval_measurements.csv: what scoring reads, tens of rows). Without, rows
+  are appended in place (measurements.csv, which a submission may write every step); a kill can tear the
+  last line only.
+  """
+
+  def __init__(self, path: str, atomic_appends: bool = True):
     self.path = path
+    self.atomic_appends = atomic_appends
     self.columns: List[str] = []
     self.rows: List[Dict[str, Any]] = []
     if os.path.exists(path):
@@ -86,18 +94,26 @@ class CsvLog:
     if not is_primary():
       return
     new_columns = [k for k in row if k not in self.columns]
+    self.columns += new_columns
     self.rows.append(row)
-    if new_columns or not os.path.exists(self.path):
-      self.columns += new_columns
-      tmp = self.path + '.tmp'
-      with open(tmp, 'w', newline='') as f:
-        writer = csv.DictWriter(f, fieldnames=self.columns, restval='')
-        writer.writeheader()
-        writer.writerows(self.rows)
-      os.replace(tmp, self.path)
+    if self.atomic_appends or new_columns or not os.path.exists(self.path):
+      self._write()
     else:
       with open(self.path, 'a', newline='') as f:
         csv.DictWriter(f, fieldnames=self.columns, restval='').writerow(row)
+
+  def drop_rows_after(self, global_step: int) -> None:
+    """Forgets rows logged after `global_step` (a resume from an earlier checkpoint logs them again)."""
+    kept = [r for r in self.rows if float(r.get('global_step') or 0) <= global_step]
+    if len(kept) != len(self.rows) and is_primary():
+      self.rows = kept
+      self._write()
+
+  def _write(self) -> None:
+    with atomic_write(self.path, newline='') as f:
+      writer = csv.DictWriter(f, fieldnames=self.columns, restval='')
+      writer.writeheader()
+      writer.writerows(self.rows)
 
 
 class MetricLogger:
@@ -105,7 +121,7 @@ class MetricLogger:
 
   def __init__(self, trial_dir: str):
     self.trial_dir = trial_dir
-    self.measurements = CsvLog(os.path.join(trial_dir, 'measurements.csv'))
+    self.measurements = CsvLog(os.path.join(trial_dir, 'measurements.csv'), atomic_appends=False)
     self.eval_measurements = CsvLog(os.path.join(trial_dir, 'eval_measurements.csv'))
 
   def append_scalar_metrics(self, metrics: Dict[str, Any], global_step: int,

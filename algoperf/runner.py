@@ -17,6 +17,8 @@ def configure_frameworks(framework: str) -> None:
   import jax  # pylint: disable=import-outside-toplevel
   jax.config.update('jax_default_prng_impl', 'threefry2x32')
   jax.config.update('jax_threefry_partitionable', True)
+  if framework == 'jax':
+    _use_jax_compilation_cache(jax)
   if framework == 'pytorch':
     import torch  # pylint: disable=import-outside-toplevel
     from algoperf import pytorch_utils  # pylint: disable=import-outside-toplevel
@@ -28,17 +30,40 @@ def configure_frameworks(framework: str) -> None:
 num_devices = trials_lib.num_devices
 
 
+def _use_jax_compilation_cache(jax) -> None:
+  """JAX's persistent compilation cache, shared by every trial process: a new process skips recompiling.
+
+  ALGOPERF_JAX_CACHE_DIR picks the folder (default ~/.cache/algoperf/jax); "off" disables it. Only for a
+  single device: with two host devices, a program loaded from the cache deadlocked in its first all-reduce
+  (XLA's CPU rendezvous waited for the second device's thread, then aborted), on every cache hit.
+  """
+  if jax.local_device_count() > 1:
+    return
+  folder = os.environ.get('ALGOPERF_JAX_CACHE_DIR', os.path.join(os.path.expanduser('~'), '.cache', 'algoperf',
+                                                                  'jax'))
+  if folder == 'off':
+    return
+  try:
+    os.makedirs(folder, exist_ok=True)
+  except OSError:
+    return  # A read-only home (some sandboxes): compile as before.
+  jax.config.update('jax_compilation_cache_dir', folder)
+
+
 def score_submission_on_workload(submission_path: str, workload_name: str, framework: str, ruleset: str,
                                  search_space_path: Optional[str], num_tuning_trials: int, data_dir: str,
                                  log_dir: str, rng_seed: int, scale: str, rules_version: str,
                                  max_global_steps: Optional[int] = None, save_checkpoints: bool = True,
                                  skip_evals: bool = False, imagenet_v2_data_dir: Optional[str] = None,
                                  hparam_start_index: Optional[int] = None, hparam_end_index: Optional[int] = None,
-                                 flag_values=None, study: int = 0) -> List[trials_lib.TrialResult]:
+                                 flag_values=None, study: int = 0,
+                                 executor=None) -> List[trials_lib.TrialResult]:
   """Runs the trials of one submission on one workload into `log_dir`; returns their TrialResults.
 
-  Trial i's seed comes from (rng_seed, submission folder, workload, study, i), as in the benchmark.
+  Trial i's seed comes from (rng_seed, submission folder, workload, study, i), as in the benchmark. With an
+  executor (trial_process.TrialExecutor) each trial runs in a child process; without, in this one.
   """
+  from algoperf import trial_process  # pylint: disable=import-outside-toplevel
   from algoperf import tuning  # pylint: disable=import-outside-toplevel
   if ruleset == 'external':
     if not search_space_path:
@@ -60,7 +85,7 @@ def score_submission_on_workload(submission_path: str, workload_name: str, frame
   for spec in specs:
     print(f'{spec.label} of {len(points)} ({framework}, seed {spec.seed})', flush=True)
     start = time.time()
-    result = trials_lib.run_trial(spec)
+    result = trial_process.run_spec(spec, executor)
     print(trials_lib.result_line(spec.label, result, time.time() - start), flush=True)
     results.append(result)
   return results

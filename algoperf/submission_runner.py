@@ -21,6 +21,8 @@ import time
 from absl import app
 from absl import flags
 
+from algoperf import trial_process
+
 flags.DEFINE_string('submission_path', None, 'Path to the submission file (any folder).')
 flags.DEFINE_string('workload', None, 'A registered workload key, e.g. mnist or imagenet_resnet_silu.')
 flags.DEFINE_enum('framework', None, ['jax', 'pytorch'], 'The framework of the submission.')
@@ -50,6 +52,7 @@ flags.DEFINE_boolean('capture_jax_trace', False, 'Not supported; kept for upstre
 flags.DEFINE_boolean('skip_evals', False, 'Skip evals (timing runs).')
 flags.DEFINE_enum('scale', 'full', ['full', 'lite', 'smoke'], 'Workload scale (see DESIGN.md).')
 flags.DEFINE_enum('rules_version', 'v0.6', ['v0.5', 'v0.6'], 'Benchmark rules version.')
+trial_process.define_flags(flags)
 flags.DEFINE_enum('jax_layout', 'auto', ['auto', 'pmap', 'jit'],
                   'JAX parameter and batch layout: pmap (v0.5 runner) or jit (v0.6); auto gives pmap to files that '
                   'import algorithmic_efficiency under --rules_version=v0.5.')
@@ -65,7 +68,9 @@ def main(argv):
   from algoperf import runner  # pylint: disable=import-outside-toplevel
   from algoperf import trials  # pylint: disable=import-outside-toplevel
   from algoperf.paths import resolve_user_path  # pylint: disable=import-outside-toplevel
-  runner.configure_frameworks(FLAGS.framework)
+  executor = trial_process.executor_from_flags(FLAGS)
+  if executor is None:
+    runner.configure_frameworks(FLAGS.framework)  # Trials run here (under torchrun, or --noisolate_trials).
   experiment_name = FLAGS.experiment_name or 'experiment'
   if FLAGS.append_timestamp:
     experiment_name += time.strftime('-%Y-%m-%d-%H-%M-%S')
@@ -79,10 +84,14 @@ def main(argv):
         resolve_user_path(FLAGS.tuning_search_space), FLAGS.num_tuning_trials, resolve_user_path(FLAGS.data_dir), log_dir, rng_seed, FLAGS.scale,
         FLAGS.rules_version, FLAGS.max_global_steps, FLAGS.save_checkpoints, FLAGS.skip_evals,
         FLAGS.imagenet_v2_data_dir, FLAGS.hparam_start_index, FLAGS.hparam_end_index,
-        flag_values=FLAGS.flag_values_dict(), study=trials.study_index(experiment_name))
+        flag_values=FLAGS.flag_values_dict(), study=trials.study_index(experiment_name), executor=executor,
+        jax_layout=FLAGS.jax_layout)
   except (ValueError, FileNotFoundError) as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(2)
+  finally:
+    if executor is not None:
+      executor.close()
   completed = [r for r in results if r.status == 'completed']
   if not completed:
     print(f'error: no trial completed ({_outcomes(results)}); see trial.log in each trial folder under {log_dir}.',

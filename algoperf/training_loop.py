@@ -89,6 +89,10 @@ def train_once(workload: spec.Workload, submission: types.ModuleType, global_bat
     eval_results = [tuple(r) for r in restored['eval_results']]
     global_step = restored['global_step']
     preemption_count = restored['preemption_count'] + 1
+    # Rows logged after this checkpoint (a kill between an eval row and its checkpoint, or a fallback to
+    # the previous checkpoint) are logged again by the resumed run.
+    logger.eval_measurements.drop_rows_after(global_step)
+    logger.measurements.drop_rows_after(global_step)
   input_queue = _build_train_queue(workload, data_rng, config.data_dir, global_batch_size, global_step)
   logger_utils.write_meta_data(trial_dir, preemption_count, workload, framework, rng_seed,
                                {'global_batch_size': global_batch_size, 'ruleset': config.ruleset,

@@ -10,9 +10,11 @@ A trial that raises is recorded as failed (traceback in trial.log) and one whose
 NaN/Inf as diverged; either way its folder keeps the evals it made, it scores as not reaching the target,
 and the next trial starts. A submission that cannot run at all (SubmissionError) stops its study.
 """
+import contextlib
 import dataclasses
 import os
 import re
+import sys
 import time
 import traceback
 from typing import Any, Callable, Dict, List, Optional, Sequence
@@ -20,6 +22,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 from algoperf import logger_utils
 from algoperf import training_loop
 from algoperf import tuning
+from algoperf.atomic_files import DiskFullError
 from algoperf.submission_loader import SubmissionError
 
 
@@ -104,8 +107,11 @@ def get_batch_sizes(submission, workload_name: str, base_workload_name: str, wor
   return batch_size, eval_batch_size
 
 
-def run_trial(spec: TrialSpec) -> TrialResult:
-  """Runs (or resumes) one trial in spec.trial_dir and records how it ended in status.json."""
+def run_trial(spec: TrialSpec, on_start: Optional[Callable[[float, str], None]] = None) -> TrialResult:
+  """Runs (or resumes) one trial in spec.trial_dir and records how it ended in status.json.
+
+  on_start(budget_sec, target_metric) is called once the workload is built and the data checked.
+  """
   from algoperf import random_utils as prng  # pylint: disable=import-outside-toplevel
   from algoperf import rules as rules_lib  # pylint: disable=import-outside-toplevel
   from algoperf import submission_loader  # pylint: disable=import-outside-toplevel
@@ -123,8 +129,11 @@ def run_trial(spec: TrialSpec) -> TrialResult:
     probe.check_data(spec.data_dir)  # A missing dataset stops here, with the command that builds it.
   batch_sizes = get_batch_sizes(submission, spec.workload, registry.get_base_workload_name(spec.workload), probe,
                                 num_devices(spec.framework))
+  rules = rules_lib.get_rules(spec.rules_version)
+  if on_start is not None:
+    on_start(rules_lib.budget_sec(probe.max_allowed_runtime_sec, spec.ruleset, rules), probe.target_metric_name)
   config = training_loop.TrialConfig(
-      framework=spec.framework, ruleset=spec.ruleset, rules=rules_lib.get_rules(spec.rules_version),
+      framework=spec.framework, ruleset=spec.ruleset, rules=rules,
       data_dir=spec.data_dir, imagenet_v2_data_dir=spec.imagenet_v2_data_dir,
       max_global_steps=spec.max_global_steps, save_checkpoints=spec.save_checkpoints, skip_evals=spec.skip_evals,
       progress=_progress_printer(spec.label, spec.progress_every_sec))
@@ -196,19 +205,46 @@ def _train_and_record(make_workload: Callable[[], Any], submission, batch_sizes,
     else:
       status, reason = 'failed', f'{type(e).__name__}: {e}'
     if logger_utils.is_primary():
-      with open(os.path.join(trial_dir, 'trial.log'), 'a') as f:
+      with contextlib.suppress(OSError), open(os.path.join(trial_dir, 'trial.log'), 'a') as f:
         f.write(time.strftime('%Y-%m-%d %H:%M:%S ') + traceback.format_exc() + '\n')
   if status != 'completed' or not eval_results:
     eval_results = _eval_rows(trial_dir)
-  last_eval = eval_results[-1][1] if eval_results else None
-  reached = bool(workload is not None and last_eval is not None and status == 'completed' and
+  reached = bool(workload is not None and eval_results and status == 'completed' and
                  any(workload.has_reached_validation_target(m) for _, m in eval_results))
-  result = TrialResult(trial_dir, status, submission_time, step, reason, last_eval, reached,
-                       getattr(workload, 'target_metric_name', None))
-  logger_utils.write_json(os.path.join(trial_dir, 'status.json'), {
-      'status': status, 'reason': reason, 'global_step': step, 'submission_time': submission_time,
-      'reached_validation_target': reached})
-  return result
+  return record_status(trial_dir, status, reason, step, submission_time, reached,
+                       getattr(workload, 'target_metric_name', None), eval_results)
+
+
+def record_status(trial_dir: str, status: str, reason: str = '', global_step: Optional[int] = None,
+                  submission_time: float = float('inf'), reached: bool = False,
+                  target_metric: Optional[str] = None, eval_results: Optional[List] = None) -> TrialResult:
+  """Writes status.json (atomically) and returns the TrialResult it describes.
+
+  A trial whose process died passes no step and no evals: the folder's eval rows supply them.
+  """
+  path = os.path.join(trial_dir, 'status.json')
+  previous = logger_utils.read_json(path) if os.path.exists(path) else {}
+  rows = eval_results if eval_results else _eval_rows(trial_dir)
+  if global_step is None:
+    global_step = rows[-1][0] if rows else int(previous.get('global_step', 0))
+  target_metric = target_metric or previous.get('target_metric')
+  last_eval = rows[-1][1] if rows else None
+  try:
+    logger_utils.write_json(path, {
+        'status': status, 'reason': reason, 'global_step': global_step, 'submission_time': submission_time,
+        'reached_validation_target': reached, 'target_metric': target_metric})
+  except DiskFullError as e:  # The result still reaches the caller; the folder keeps what it had.
+    print(f'warning: {trial_dir}: status.json not written: {e}', file=sys.stderr, flush=True)
+  return TrialResult(trial_dir, status, submission_time, global_step, reason, last_eval, reached, target_metric)
+
+
+def read_result(trial_dir: str) -> TrialResult:
+  """The TrialResult recorded in a trial folder (status.json and eval_measurements.csv)."""
+  status = logger_utils.read_json(os.path.join(trial_dir, 'status.json'))
+  rows = _eval_rows(trial_dir)
+  return TrialResult(trial_dir, status['status'], float(status['submission_time']), int(status['global_step']),
+                     status.get('reason', ''), rows[-1][1] if rows else None,
+                     bool(status.get('reached_validation_target')), status.get('target_metric'))
 
 
 def _is_non_finite_error(error: Exception) -> bool:

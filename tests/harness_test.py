@@ -4,6 +4,7 @@ import csv
 import json
 import os
 import time
+import types
 
 import pytest
 
@@ -234,3 +235,71 @@ def test_runner_and_benchmark_give_the_same_trial_the_same_seed(tmp_path):
   meta = json.load(open(os.path.join(results[0].trial_dir, 'meta_data_0.json')))
   assert results[0].trial_dir.endswith('trial_2') and meta['rng_seed'] == wanted[0].seed
   assert trials_lib.study_index('study_12') == 12 and trials_lib.study_index('nadamw') == 0
+
+
+class FakeClock:
+  """Virtual time: the host advances it; 'device' work queued by a step is seen only by a synced read."""
+  t = 0.0
+  pending = 0.0
+
+  def __init__(self, framework):
+    del framework
+
+  def now(self, outputs=None):
+    if outputs is not None:
+      FakeClock.t += FakeClock.pending
+      FakeClock.pending = 0.0
+    return FakeClock.t
+
+  def lap(self, outputs=None):
+    del outputs
+    return FakeClock.t
+
+
+class FakeTimeMnist(MnistWorkload):
+  period_sec = 2.5
+
+  @property
+  def eval_period_time_sec(self):
+    return self.period_sec
+
+  def eval_model(self, *args, **kwargs):
+    FakeClock.t += 10.0
+    return {'validation/accuracy': 0.1, 'validation/loss': 2.3, 'test/accuracy': 0.1}
+
+
+def _fake_time_submission():
+  def update_params(workload, current_param_container, current_params_types, model_state, hyperparameters,
+                    batch, loss_type, optimizer_state, eval_results, global_step, rng):
+    FakeClock.t += 1.0  # Host time of the step...
+    FakeClock.pending += 0.1  # ...and device work it queued, seen only when the clock syncs.
+    return optimizer_state, current_param_container, model_state
+
+  def prepare_for_eval(workload, current_param_container, current_params_types, model_state, hyperparameters,
+                       loss_type, optimizer_state, eval_results, global_step, rng):
+    FakeClock.t += 0.5
+    return optimizer_state, current_param_container, model_state
+
+  return types.SimpleNamespace(
+      init_optimizer_state=lambda *a: {}, update_params=update_params, prepare_for_eval=prepare_for_eval,
+      data_selection=lambda workload, queue, *a: None, get_batch_size=lambda name: 32)
+
+
+@pytest.mark.parametrize('version,expected_scores', [
+    # Hand-worked: step 1 (1.0 s + 0.1 s synced at the gate) -> eval; steps 2-4 (1.0 s each, 0.3 s queued
+    # and synced at the final gate). v0.6 adds prepare_for_eval's 0.5 s before each of the two evals.
+    ('v0.6', [1.6, 5.4]),
+    ('v0.5', [1.1, 4.4]),
+])
+def test_exact_submission_time_with_a_fake_clock(tmp_path, monkeypatch, version, expected_scores):
+  monkeypatch.setattr(training_loop, 'Clock', FakeClock)
+  FakeClock.t, FakeClock.pending = 100.0, 0.0
+  config = training_loop.TrialConfig(framework='pytorch', ruleset='external', rules=rules_lib.get_rules(version),
+                                     data_dir=DATA_DIR, max_global_steps=4, save_checkpoints=False, progress=None)
+  time_sec, info = training_loop.train_once(FakeTimeMnist(scale='smoke'), _fake_time_submission(), 32, 500, None,
+                                            0, str(tmp_path), config)
+  scores = [metrics['accumulated_submission_time'] for _, metrics in info['eval_results']]
+  assert [step for step, _ in info['eval_results']] == [1, 4]
+  assert scores == pytest.approx(expected_scores, abs=1e-9)
+  assert time_sec == pytest.approx(expected_scores[-1], abs=1e-9)
+  assert info['eval_results'][-1][1]['accumulated_eval_time'] == pytest.approx(20.0, abs=1e-9)

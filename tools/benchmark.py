@@ -19,6 +19,8 @@ from typing import List
 from absl import app
 from absl import flags
 
+from algoperf import trial_process
+
 flags.DEFINE_list('workloads', ['mnist'], 'Workload keys to run.')
 flags.DEFINE_list('submissions', ['nadamw_baseline'], 'Submission folders under submissions/<ruleset>/.')
 flags.DEFINE_enum('framework', 'both', ['jax', 'pytorch', 'both'], 'Frameworks to run.')
@@ -32,6 +34,7 @@ flags.DEFINE_string('data_dir', os.environ.get('ALGOPERF_DATA_DIR', '~/algoperf_
 flags.DEFINE_integer('seed', 0, 'Base seed; every trial derives its own.')
 flags.DEFINE_integer('max_global_steps', None, 'Cap on steps per trial (for quick looks).')
 flags.DEFINE_float('progress_sec', 30.0, 'Seconds between progress lines within a long trial.')
+trial_process.define_flags(flags)
 FLAGS = flags.FLAGS
 
 SUBMISSIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'submissions')
@@ -88,14 +91,14 @@ def make_plans(experiment_dir: str, submissions: List[str], workloads: List[str]
   return specs
 
 
-def run_all(specs: List) -> List:
+def run_all(specs: List, executor=None) -> List:
   """Runs the trials one after another, a line each; a submission that cannot run stops the run."""
   from algoperf import trials as trials_lib  # pylint: disable=import-outside-toplevel
   results = []
   for i, spec in enumerate(specs):
     spec = dataclasses.replace(spec, label=f'[{i + 1}/{len(specs)}] {spec.label}')
     start = time.time()
-    result = trials_lib.run_trial(spec)
+    result = trial_process.run_spec(spec, executor)
     print(trials_lib.result_line(spec.label, result, time.time() - start), flush=True)
     results.append(result)
   return results
@@ -108,8 +111,10 @@ def main(argv):
   from algoperf.runner import configure_frameworks  # pylint: disable=import-outside-toplevel
   started = time.time()
   frameworks = ['jax', 'pytorch'] if FLAGS.framework == 'both' else [FLAGS.framework]
-  for framework in reversed(frameworks):
-    configure_frameworks(framework)
+  executor = trial_process.executor_from_flags(FLAGS)
+  if executor is None:  # Trials run in this process.
+    for framework in reversed(frameworks):
+      configure_frameworks(framework)
   rules = rules_lib.get_rules(FLAGS.rules_version)
   num_studies = FLAGS.num_studies or rules.num_studies
   num_trials = 1 if FLAGS.ruleset == 'self' else (FLAGS.num_trials or rules.num_trials)
@@ -127,10 +132,13 @@ def main(argv):
     print(f'{total} trials: {len(FLAGS.submissions)} submission(s) x {len(FLAGS.workloads)} workload(s) x '
           f'{len(frameworks)} framework(s) x {num_studies} studies x {num_trials} trial(s); scale {FLAGS.scale}, '
           f'rules {FLAGS.rules_version}, {FLAGS.ruleset} tuning; logs in {experiment_dir}', flush=True)
-    run_all(specs)
+    run_all(specs, executor)
   except ValueError as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(2)
+  finally:
+    if executor is not None:
+      executor.close()
   write_results(experiment_dir, num_studies, num_trials)
   print(f'done in {time.time() - started:.0f}s; experiment folder {experiment_dir}')
 

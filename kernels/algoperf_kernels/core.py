@@ -38,6 +38,8 @@ SPECS = {
     'graft': OpSpec(('grads', 'exp_avgs', 'graft_sqs', 'directions', 'filtered'),
                     ('beta1', 'beta2', 'eps'), ('step',), False),
     'triad': OpSpec(('a', 'b', 'c'), (), ('scalar',), False),
+    'sinv6': OpSpec(('params', 'grads', 'ms', 'rmss'), ('beta1', 'beta2', 'eps', 'eps_root', 'clip'),
+                    ('scale',), False),
 }
 
 

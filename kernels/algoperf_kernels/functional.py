@@ -153,3 +153,12 @@ def adam_graft(ad, grads, exp_avgs, graft_sqs, directions, filtered=None, *, ste
 def triad(ad, a, b, c, *, scalar):
   """STREAM triad a <- b + scalar * c through the same machinery (the benchmark's ceiling)."""
   call(ad, 'triad', 0, [a, b, c], {}, dict(scalar=scalar))
+
+
+def sinv6(ad, params, grads, ms, rmss, *, scale, beta1=0.9, beta2=0.999, eps=1e-8, eps_root=1e-10, clip=1000.0,
+          dyn_device=None):
+  """Sinv6's step (fp32): g clamped to [-clip, clip]; m = b1 m + (1-b1) g; rms = b2 rms + (1-b2) g^2;
+  p -= scale * m / (eps + sqrt(rms + eps_root)). `scale` (0.001 lr_mult RMS(p)) is shared by the tensors
+  of one call; with `dyn_device` (a float32 CUDA tensor holding it) the host never reads it."""
+  hyper = dict(beta1=beta1, beta2=beta2, eps=eps, eps_root=eps_root, clip=clip)
+  call(ad, 'sinv6', 0, [params, grads, ms, rmss], hyper, dict(scale=scale), dyn_device=dyn_device)

@@ -141,3 +141,14 @@ def schedule_free_weights(step, lr, lr_max, weight_sum, *, r=0.0, weight_lr_powe
   weight_sum = weight_sum + weight
   c = weight / weight_sum if weight_sum > 0 else 0.0
   return c, lr_max, weight_sum
+
+
+def sinv6(p, g, m, rms, *, scale, beta1=0.9, beta2=0.999, eps=1e-8, eps_root=1e-10, clip=1000.0, fma=True):
+  """Returns new (p, m, rms) for Sinv6's step (submissions.md §3.4); NaN gradients stay NaN."""
+  a = Arith(fma)
+  g = np.where(g < F32(-clip), F32(-clip), np.where(g > F32(clip), F32(clip), g)).astype(F32)
+  m = a.fma(F32(1.0 - beta1), g, (F32(beta1) * m).astype(F32))
+  rms = a.second_moment(rms, g, F32(beta2), F32(1.0 - beta2))
+  den = (np.sqrt((rms + F32(eps_root)).astype(F32)) + F32(eps)).astype(F32)
+  p = a.fma(F32(-float(scale)), (m / den).astype(F32), p)
+  return p, m, rms

@@ -16,7 +16,8 @@ enum class OpKind : int {
   kSgd = 6,        // momentum SGD                           lists p g buf [master]
   kGraft = 7,      // Shampoo Adam grafting                  lists g m a d mt
   kTriad = 8,      // STREAM triad a <- b + s c (benchmark)  lists a b c
-  kNumOps = 9,
+  kSinv6 = 9,      // Sinv6's relative Adam-style step       lists p g m rms
+  kNumOps = 10,
 };
 
 enum : uint32_t {
@@ -49,6 +50,7 @@ inline int expected_hyper(OpKind op) {
     case OpKind::kSfStep: return 4;
     case OpKind::kSgd: return 6;
     case OpKind::kGraft: return 3;
+    case OpKind::kSinv6: return 5;
     default: return 0;
   }
 }

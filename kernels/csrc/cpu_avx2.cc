@@ -22,6 +22,12 @@ inline F8 vdiv(F8 a, F8 b) { return _mm256_div_ps(a.x, b.x); }
 inline F8 vsqrt(F8 a) { return _mm256_sqrt_ps(a.x); }
 inline F8 vfma(F8 a, F8 b, F8 c) { return _mm256_fmadd_ps(a.x, b.x, c.x); }
 inline F8 vneg(F8 a) { return _mm256_xor_ps(a.x, _mm256_set1_ps(-0.0f)); }
+// x < lo ? lo : (x > hi ? hi : x), lane-wise; a NaN compares false and stays NaN (as the scalar form).
+inline F8 vclamp(F8 x, float lo, float hi) {
+  const __m256 l = _mm256_set1_ps(lo), h = _mm256_set1_ps(hi);
+  const __m256 up = _mm256_blendv_ps(x.x, h, _mm256_cmp_ps(x.x, h, _CMP_GT_OQ));
+  return _mm256_blendv_ps(up, l, _mm256_cmp_ps(x.x, l, _CMP_LT_OQ));
+}
 // NadamP's p-th root: lane-wise powf (no vector pow in AVX2); it is one op among many
 // memory streams, and p != 2 is rare (one AlgoPerf config).
 inline F8 vpow(F8 a, float e) {

@@ -155,6 +155,7 @@ PYBIND11_MODULE(_C, m) {
   ops["sgd"] = static_cast<int>(OpKind::kSgd);
   ops["graft"] = static_cast<int>(OpKind::kGraft);
   ops["triad"] = static_cast<int>(OpKind::kTriad);
+  ops["sinv6"] = static_cast<int>(OpKind::kSinv6);
   m.attr("OPS") = ops;
   py::dict flags;
   flags["bf16"] = static_cast<int>(kFlagBf16);

@@ -217,6 +217,27 @@ struct TriadOp {
   }
 };
 
+// Lists: 0 p, 1 g, 2 m, 3 rms (fp32). Sinv6's step (update_math.h).
+struct Sinv6Op {
+  using Coeffs = Sinv6Coeffs;
+  static constexpr int kDepth = 4;
+  static constexpr unsigned kHalf = 0u;
+  static constexpr unsigned kRead = bit(0) | bit(1) | bit(2) | bit(3);
+  static constexpr unsigned kWrite = bit(0) | bit(2) | bit(3);
+  static constexpr bool kReduce = false;
+  template <class D>
+  APK_HD Coeffs derive(const double* h, const D* dyn) { return derive_sinv6(h, dyn); }
+  template <class IO>
+  APK_HD void apply(IO& io, const Coeffs& k) {
+    using V = typename IO::V;
+    V p = io.ld(0), m = io.ld(2), rms = io.ld(3);
+    sinv6_elem(p, io.ld(1), m, rms, k);
+    io.st(0, p);
+    io.st(2, m);
+    io.st(3, rms);
+  }
+};
+
 // Turns runtime flags into template arguments: f.template run<Op<flags...>>().
 template <template <bool...> class Op, bool... kDone>
 struct BoolDispatch {
@@ -247,6 +268,7 @@ typename F::Result dispatch_op(const Call& c, F& f) {
     case OpKind::kSgd: return BoolDispatch<SgdOp>::go(f, h, nes);
     case OpKind::kGraft: return BoolDispatch<GraftOp>::go(f, mom, nes, wmt);
     case OpKind::kTriad: return f.template run<TriadOp>();
+    case OpKind::kSinv6: return f.template run<Sinv6Op>();
     default: return f.bad_op();
   }
 }

@@ -329,4 +329,39 @@ APK_HD void graft_elem(V g, V& m, V& a, V& mt, V& d, const GraftCoeffs& k) {
   d = vdiv(mt, vadd(vsqrt(vdiv(a, V(k.bc2))), V(k.eps)));
 }
 
+// ---------------------------------------------------------------------------------------------
+// Sinv6 (submissions.md §3.4): a relative, Adam-style step without bias correction.
+//   g   = clamp(g, -clip, clip)           (NaN stays NaN, as torch.clamp)
+//   m   = b1 m + (1-b1) g
+//   rms = b2 rms + (1-b2) g^2
+//   p   = p - scale m / (eps + sqrt(rms + eps_root))
+// scale = 0.001 lr_mult RMS(p) is per tensor, so a call carries one tensor (or tensors sharing it).
+// hyper: b1, b2, eps, eps_root, clip. dyn: scale.
+enum { kSinv6B1, kSinv6B2, kSinv6Eps, kSinv6EpsRoot, kSinv6Clip, kSinv6NumHyper };
+struct Sinv6Coeffs {
+  float b1, omb1, b2, omb2, eps, eps_root, clip, neg_scale;
+};
+template <class D>
+APK_HD Sinv6Coeffs derive_sinv6(const double* h, const D* dyn) {
+  Sinv6Coeffs k;
+  k.b1 = static_cast<float>(h[kSinv6B1]);
+  k.omb1 = static_cast<float>(1.0 - h[kSinv6B1]);
+  k.b2 = static_cast<float>(h[kSinv6B2]);
+  k.omb2 = static_cast<float>(1.0 - h[kSinv6B2]);
+  k.eps = static_cast<float>(h[kSinv6Eps]);
+  k.eps_root = static_cast<float>(h[kSinv6EpsRoot]);
+  k.clip = static_cast<float>(h[kSinv6Clip]);
+  k.neg_scale = static_cast<float>(-static_cast<double>(dyn[0]));
+  return k;
+}
+APK_HD float vclamp(float x, float lo, float hi) { return x < lo ? lo : (x > hi ? hi : x); }
+template <class V>
+APK_HD void sinv6_elem(V& p, V g, V& m, V& rms, const Sinv6Coeffs& k) {
+  g = vclamp(g, -k.clip, k.clip);
+  m = vfma(V(k.omb1), g, vmul(V(k.b1), m));  // torch: m.mul_(b1).add_(g, alpha=1-b1)
+  rms = second_moment(rms, g, k.b2, k.omb2);
+  V den = vadd(vsqrt(vadd(rms, V(k.eps_root))), V(k.eps));
+  p = vfma(V(k.neg_scale), vdiv(m, den), p);
+}
+
 }  // namespace apk

@@ -1,5 +1,11 @@
-"""A PyTorch submission whose behaviour a hyperparameter picks: sleep, diverge or crash (harness tests)."""
+"""A PyTorch submission whose behaviour a hyperparameter picks (harness and fault-injection tests).
+
+Modes: sleep, diverge, crash (raises), complete (TrainingCompleteError), and faults that kill the process
+itself at step 3: abort (os.abort), segfault (reads address 0), oom (allocates until stopped), hang.
+"""
+import ctypes
 import math
+import os
 import time
 
 import torch
@@ -27,6 +33,8 @@ def update_params(workload, current_param_container, current_params_types, model
     raise RuntimeError('deliberate failure at step 3')
   if mode == 'complete' and global_step == 4:
     raise spec.TrainingCompleteError()
+  if global_step == 3 and mode in _PROCESS_FAULTS:
+    _PROCESS_FAULTS[mode]()
   model = current_param_container
   optimizer_state['optimizer'].zero_grad()
   logits, model_state = workload.model_fn(model, batch, model_state, spec.ForwardPassMode.TRAIN, rng, True)
@@ -44,3 +52,18 @@ def data_selection(workload, input_queue, optimizer_state, current_param_contain
                    global_step, rng):
   del workload, optimizer_state, current_param_container, model_state, hyperparameters, global_step, rng
   return next(input_queue)
+
+
+def _allocate_forever():
+  hog = []
+  while True:
+    hog.append(b'\x01' * 2**28)  # 256 MiB, written (so resident), per pass.
+    time.sleep(0.01)
+
+
+_PROCESS_FAULTS = {
+    'abort': os.abort,
+    'segfault': lambda: ctypes.string_at(0),
+    'oom': _allocate_forever,
+    'hang': lambda: time.sleep(10**6),
+}

@@ -1,0 +1,232 @@
+"""Trials in child processes: a submission that segfaults, aborts, exhausts memory or hangs fails its trial only.
+
+`TrialExecutor.run(spec)` sends the TrialSpec to a worker process (spawned, not forked, so JAX and CUDA start
+clean) that calls trials.run_trial, and reads the result back from the trial folder. The parent watches the
+worker: a death by a signal, a resident memory above `memory_gb` (the worker and its children, checked every
+`poll_sec`) or a wall time above the limit ends the trial as failed, with the reason in status.json and the
+last lines of the worker's stderr in trial.log; the next trial gets a fresh worker. A worker that finished its
+trial normally is reused for the next one of the same framework (start-up and imports are paid once; the
+test suite checks that a reused worker gives the same eval metrics as a fresh one), and JAX's persistent
+compilation cache is shared by all workers.
+
+The wall limit counts from the trial's start (the worker reports it, with the budget, once the workload is
+built; start-up before that has TIMEOUT_STARTUP_SEC): `timeout_sec`, or by default TIMEOUT_BUDGET_FACTOR x
+the trial's budget plus TIMEOUT_STARTUP_SEC for compilation.
+"""
+import multiprocessing
+import os
+import signal
+import time
+import traceback
+from typing import Dict, Optional
+
+from algoperf import trials as trials_lib
+from algoperf.submission_loader import SubmissionError
+
+TIMEOUT_BUDGET_FACTOR = 3.0
+TIMEOUT_STARTUP_SEC = 300.0
+STDERR_TAIL_LINES = 40
+STDERR_NAME = 'stderr.log'
+
+
+def _die_with_parent() -> None:
+  """Linux: the kernel kills this worker when its parent dies (a SIGKILLed runner leaves no trial running)."""
+  try:
+    import ctypes  # pylint: disable=import-outside-toplevel
+    pr_set_pdeathsig = 1
+    ctypes.CDLL('libc.so.6', use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+  except (OSError, AttributeError):
+    pass  # Not Linux: the worker notices a closed pipe at its next message instead.
+
+
+def _worker_main(conn, framework: str, parent_pid: int) -> None:
+  """The worker's loop: one TrialSpec in, one ('done' | 'error', ...) message out, until None arrives."""
+  _die_with_parent()
+  if os.getppid() != parent_pid:
+    return  # The parent died before the death signal was armed.
+  import faulthandler  # pylint: disable=import-outside-toplevel
+  from algoperf import runner  # pylint: disable=import-outside-toplevel
+  faulthandler.enable()  # A fatal signal prints the Python stack to stderr, so trial.log shows where.
+  runner.configure_frameworks(framework)
+  original_stderr = os.dup(2)
+  while True:
+    spec = conn.recv()
+    if spec is None:
+      return
+    os.makedirs(spec.trial_dir, exist_ok=True)
+    # fd 2 itself is redirected, so a native crash's last words land in the trial folder too.
+    log_fd = os.open(os.path.join(spec.trial_dir, STDERR_NAME), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(log_fd, 2)
+    os.close(log_fd)
+    try:
+      trials_lib.run_trial(spec, on_start=lambda budget, metric: conn.send(('started', budget, metric)))
+      message = ('done',)
+    except SubmissionError as e:
+      message = ('submission_error', str(e))
+    except Exception as e:  # pylint: disable=broad-except
+      traceback.print_exc()
+      message = ('error', f'{e}' if isinstance(e, (ValueError, FileNotFoundError)) else f'{type(e).__name__}: {e}')
+    finally:
+      os.dup2(original_stderr, 2)
+    conn.send(message)
+
+
+class _Worker:
+
+  def __init__(self, framework: str):
+    context = multiprocessing.get_context('spawn')
+    self.conn, child_conn = context.Pipe()
+    self.process = context.Process(target=_worker_main, args=(child_conn, framework, os.getpid()), daemon=True,
+                                   name=f'trial-worker-{framework}')
+    self.process.start()
+    child_conn.close()
+
+  def stop(self, graceful: bool = True) -> None:
+    if graceful and self.process.is_alive():
+      try:
+        self.conn.send(None)
+        self.process.join(10)
+      except (BrokenPipeError, OSError):
+        pass
+    if self.process.is_alive():
+      self.process.kill()
+    self.process.join()
+    self.conn.close()
+
+
+def _rss_bytes(pid: int) -> int:
+  """Resident memory of a process and all its descendants (0 once it is gone)."""
+  import psutil  # pylint: disable=import-outside-toplevel
+  try:
+    root = psutil.Process(pid)
+    total = root.memory_info().rss
+    for child in root.children(recursive=True):
+      try:
+        total += child.memory_info().rss
+      except psutil.Error:
+        pass
+    return total
+  except psutil.Error:
+    return 0
+
+
+class TrialExecutor:
+  """Runs TrialSpecs in worker processes, one reusable worker per framework (see the module docstring)."""
+
+  def __init__(self, memory_gb: Optional[float] = None, timeout_sec: Optional[float] = None,
+               reuse_workers: bool = True, poll_sec: float = 0.05):
+    self.memory_bytes = None if memory_gb is None else int(memory_gb * 2**30)
+    self.memory_gb = memory_gb
+    self.timeout_sec = timeout_sec
+    self.reuse_workers = reuse_workers
+    self.poll_sec = poll_sec
+    self._workers: Dict[str, _Worker] = {}
+
+  def __enter__(self) -> 'TrialExecutor':
+    return self
+
+  def __exit__(self, *exc) -> None:
+    self.close()
+
+  def close(self) -> None:
+    for worker in self._workers.values():
+      worker.stop()
+    self._workers.clear()
+
+  def _worker(self, framework: str) -> _Worker:
+    worker = self._workers.get(framework)
+    if worker is None or not worker.process.is_alive():
+      worker = self._workers[framework] = _Worker(framework)
+    return worker
+
+  def _discard(self, framework: str, graceful: bool) -> None:
+    worker = self._workers.pop(framework, None)
+    if worker is not None:
+      worker.stop(graceful)
+
+  def run(self, spec: trials_lib.TrialSpec) -> trials_lib.TrialResult:
+    """Runs one trial in a worker; raises SubmissionError / ValueError as run_trial would in-process."""
+    worker = self._worker(spec.framework)
+    worker.conn.send(spec)
+    # Until the worker says the trial has started (its budget known), only start-up is timed.
+    deadline, limit = time.time() + TIMEOUT_STARTUP_SEC, TIMEOUT_STARTUP_SEC
+    target_metric, failure = None, None
+    while True:
+      if worker.conn.poll(self.poll_sec):
+        try:
+          message = worker.conn.recv()
+        except (EOFError, OSError):
+          failure = self._death_reason(worker)
+          break
+        if message[0] == 'started':
+          _, budget_sec, target_metric = message
+          limit = self.timeout_sec if self.timeout_sec is not None else (
+              TIMEOUT_BUDGET_FACTOR * budget_sec + TIMEOUT_STARTUP_SEC)
+          deadline = time.time() + limit
+          continue
+        if not self.reuse_workers:
+          self._discard(spec.framework, graceful=True)
+        if message[0] == 'submission_error':
+          raise SubmissionError(message[1])
+        if message[0] == 'error':
+          raise ValueError(message[1])
+        return trials_lib.read_result(spec.trial_dir)
+      if not worker.process.is_alive():
+        failure = self._death_reason(worker)
+        break
+      if self.memory_bytes is not None and _rss_bytes(worker.process.pid) > self.memory_bytes:
+        failure = f'exceeded the memory limit of {self.memory_gb:g} GB (--trial_memory_gb)'
+        break
+      if time.time() > deadline:
+        failure = f'exceeded the wall-time limit of {limit:.0f} s (--trial_timeout_sec)'
+        break
+    self._discard(spec.framework, graceful=False)
+    return record_failure(spec.trial_dir, failure, target_metric)
+
+  @staticmethod
+  def _death_reason(worker: _Worker) -> str:
+    worker.process.join(5)
+    code = worker.process.exitcode
+    if code is not None and code < 0:
+      try:
+        return f'the trial process was killed by signal {signal.Signals(-code).name}'
+      except ValueError:
+        return f'the trial process was killed by signal {-code}'
+    return f'the trial process exited with status {code}'
+
+
+def record_failure(trial_dir: str, reason: str, target_metric: Optional[str] = None) -> trials_lib.TrialResult:
+  """Marks a trial whose process died as failed: status.json, and the reason plus stderr's tail in trial.log."""
+  os.makedirs(trial_dir, exist_ok=True)
+  stderr_path = os.path.join(trial_dir, STDERR_NAME)
+  tail = ''
+  if os.path.exists(stderr_path):
+    with open(stderr_path, errors='replace') as f:
+      tail = ''.join(f.readlines()[-STDERR_TAIL_LINES:])
+  with open(os.path.join(trial_dir, 'trial.log'), 'a') as f:
+    f.write(f'{time.strftime("%Y-%m-%d %H:%M:%S")} failed: {reason}\n')
+    if tail:
+      f.write(f'last lines of the trial process stderr:\n{tail}\n')
+  return trials_lib.record_status(trial_dir, 'failed', reason, target_metric=target_metric)
+
+
+def define_flags(flags_module) -> None:
+  """The flags both commands share for trial isolation."""
+  flags_module.DEFINE_boolean('isolate_trials', True, 'Run each trial in a child process (not under torchrun).')
+  flags_module.DEFINE_float('trial_memory_gb', None, 'Resident-memory limit of a trial process, in GiB.')
+  flags_module.DEFINE_float('trial_timeout_sec', None, 'Wall limit of a trial (default: '
+                            f'{TIMEOUT_BUDGET_FACTOR:g} x its budget + {TIMEOUT_STARTUP_SEC:g} s).')
+
+
+def executor_from_flags(flag_values) -> Optional[TrialExecutor]:
+  """A TrialExecutor, or None (in-process trials) when isolation is off or each DDP rank is its own process."""
+  if not flag_values.isolate_trials or 'LOCAL_RANK' in os.environ:
+    return None
+  return TrialExecutor(memory_gb=flag_values.trial_memory_gb, timeout_sec=flag_values.trial_timeout_sec)
+
+
+def run_spec(spec: trials_lib.TrialSpec, executor: Optional[TrialExecutor]) -> trials_lib.TrialResult:
+  """One trial through the executor, or in this process when there is none."""
+  if executor is None:
+    return trials_lib.run_trial(spec)
+  return executor.run(spec)
