@@ -57,7 +57,7 @@ def score_submission_on_workload(submission_path: str, workload_name: str, frame
                                  skip_evals: bool = False, imagenet_v2_data_dir: Optional[str] = None,
                                  hparam_start_index: Optional[int] = None, hparam_end_index: Optional[int] = None,
                                  flag_values=None, study: int = 0,
-                                 executor=None) -> List[trials_lib.TrialResult]:
+                                 executor=None, jax_layout: str = 'auto') -> List[trials_lib.TrialResult]:
   """Runs the trials of one submission on one workload into `log_dir`; returns their TrialResults.
 
   Trial i's seed comes from (rng_seed, submission folder, workload, study, i), as in the benchmark. With an
@@ -80,7 +80,7 @@ def score_submission_on_workload(submission_path: str, workload_name: str, frame
       base_seed=rng_seed, log_dir=log_dir, first_trial=hparam_start_index or 0, ruleset=ruleset,
       rules_version=rules_version, scale=scale, data_dir=data_dir, imagenet_v2_data_dir=imagenet_v2_data_dir,
       max_global_steps=max_global_steps, save_checkpoints=save_checkpoints, skip_evals=skip_evals,
-      flags=dict(flag_values or {}))
+      flags=dict(flag_values or {}), jax_layout=jax_layout)
   results = []
   for spec in specs:
     print(f'{spec.label} of {len(points)} ({framework}, seed {spec.seed})', flush=True)

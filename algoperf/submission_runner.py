@@ -7,7 +7,9 @@
 
 External tuning runs --num_tuning_trials trials (a list search space in order, a dict through Halton);
 self-tuning runs one trial without hyperparameters. Logs: <experiment_dir>/<experiment_name>/
-<workload>_<framework>/trial_<i>/. Our additions: --scale (full, lite, smoke) and --rules_version.
+<workload>_<framework>/trial_<i>/. Our additions: --scale (full, lite, smoke), --rules_version and --jax_layout
+(workloads/common/jax_workload.py). The exit status is 1 when no trial completed (each trial's reason is in its
+trial.log), 2 on a usage or set-up error.
 Trial i's seed derives from (--rng_seed, the submission's folder name, workload, study, i), where the study is
 k for --experiment_name=study_<k> (upstream's study layout) and 0 otherwise: run with
 --experiment_dir=<dir>/<submission> --experiment_name=study_<k>, a trial gets the seed tools:benchmark gives it.
@@ -51,6 +53,9 @@ flags.DEFINE_boolean('skip_evals', False, 'Skip evals (timing runs).')
 flags.DEFINE_enum('scale', 'full', ['full', 'lite', 'smoke'], 'Workload scale (see DESIGN.md).')
 flags.DEFINE_enum('rules_version', 'v0.6', ['v0.5', 'v0.6'], 'Benchmark rules version.')
 trial_process.define_flags(flags)
+flags.DEFINE_enum('jax_layout', 'auto', ['auto', 'pmap', 'jit'],
+                  'JAX parameter and batch layout: pmap (v0.5 runner) or jit (v0.6); auto gives pmap to files that '
+                  'import algorithmic_efficiency under --rules_version=v0.5.')
 FLAGS = flags.FLAGS
 
 
@@ -73,18 +78,45 @@ def main(argv):
   try:
     log_dir = logger_utils.get_log_dir(resolve_user_path(FLAGS.experiment_dir), FLAGS.workload, FLAGS.framework, experiment_name,
                                        FLAGS.resume_last_run, FLAGS.overwrite)
-    runner.score_submission_on_workload(
+    _note_pmap_era_file(resolve_user_path(FLAGS.submission_path))
+    results = runner.score_submission_on_workload(
         resolve_user_path(FLAGS.submission_path), FLAGS.workload, FLAGS.framework, FLAGS.tuning_ruleset,
         resolve_user_path(FLAGS.tuning_search_space), FLAGS.num_tuning_trials, resolve_user_path(FLAGS.data_dir), log_dir, rng_seed, FLAGS.scale,
         FLAGS.rules_version, FLAGS.max_global_steps, FLAGS.save_checkpoints, FLAGS.skip_evals,
         FLAGS.imagenet_v2_data_dir, FLAGS.hparam_start_index, FLAGS.hparam_end_index,
-        flag_values=FLAGS.flag_values_dict(), study=trials.study_index(experiment_name), executor=executor)
+        flag_values=FLAGS.flag_values_dict(), study=trials.study_index(experiment_name), executor=executor,
+        jax_layout=FLAGS.jax_layout)
   except (ValueError, FileNotFoundError) as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(2)
   finally:
     if executor is not None:
       executor.close()
+  completed = [r for r in results if r.status == 'completed']
+  if not completed:
+    print(f'error: no trial completed ({_outcomes(results)}); see trial.log in each trial folder under {log_dir}.',
+          file=sys.stderr)
+    sys.exit(1)
+
+
+def _outcomes(results) -> str:
+  if not results:
+    return 'no trial ran'
+  counts = {}
+  for r in results:
+    counts[r.status] = counts.get(r.status, 0) + 1
+  return ', '.join(f'{n} {status}' for status, n in sorted(counts.items()))
+
+
+def _note_pmap_era_file(path: str) -> None:
+  """A JAX file written for upstream's v0.5 runner expects the pmap layout, which only v0.5 rules give."""
+  from algoperf import submission_loader  # pylint: disable=import-outside-toplevel
+  if FLAGS.framework != 'jax' or not os.path.isfile(path) or not submission_loader.written_for_v05(path):
+    return
+  if submission_loader.jax_layout(path, FLAGS.rules_version, FLAGS.jax_layout) == 'jit':
+    print(f'note: {path} imports algorithmic_efficiency (upstream v0.5\'s package name), so it was written for '
+          'the v0.5 runner, whose JAX workloads were pmapped; if its update uses jax.pmap, run it with '
+          '--rules_version=v0.5 (or --jax_layout=pmap).', file=sys.stderr)
 
 
 if __name__ == '__main__':

@@ -46,6 +46,7 @@ class TrialSpec:
   flags: Dict[str, Any] = dataclasses.field(default_factory=dict)  # Recorded in flags_<n>.json.
   label: str = ''  # Prefix of the trial's progress lines.
   progress_every_sec: Optional[float] = None  # None: a progress line at every eval.
+  jax_layout: str = 'auto'  # JAX: 'pmap' (v0.5 runner), 'jit' (v0.6) or 'auto' (submission_loader.jax_layout).
 
 
 def submission_name(submission_path: str) -> str:
@@ -120,9 +121,13 @@ def run_trial(spec: TrialSpec, on_start: Optional[Callable[[float, str], None]] 
   prng.set_framework(spec.framework)
   submission = submission_loader.load_submission(spec.submission_path)
 
+  layout = {}
+  if spec.framework == 'jax':  # pmap for a file written for upstream's v0.5 runner under the v0.5 rules.
+    layout['jax_layout'] = submission_loader.jax_layout(spec.submission_path, spec.rules_version, spec.jax_layout)
+
   def make_workload():
     return registry.import_workload(spec.workload, spec.framework, scale=spec.scale,
-                                    rules_version=spec.rules_version)
+                                    rules_version=spec.rules_version, **layout)
 
   probe = make_workload()
   if hasattr(probe, 'check_data'):

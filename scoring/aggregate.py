@@ -63,7 +63,8 @@ def aggregate(records, sources, rules, ruleset, problems, num_studies=None, num_
       where = cell[0].source
       # A truncated CSV already warned; the studies it lost are its consequence, not news.
       if len(cell) != num_studies and not problems.reported(P.TRUNCATED, where):
-        extra = ('the missing ones count as infinite' if len(cell) < num_studies
+        extra = (f'the missing ones count as infinite (for a reduced run, score with '
+                 f'--num_studies={len(cell)})' if len(cell) < num_studies
                  else 'the median is taken over all of them')
         problems.report(P.COUNT, where, f'{len(cell)} studies of {wl!r} for {sub!r}, but the '
                         f'{rules.version} rules have {num_studies}; {extra}')
@@ -72,7 +73,46 @@ def aggregate(records, sources, rules, ruleset, problems, num_studies=None, num_
         listed = ', '.join(f'{r.study}: {r.num_trials}' for r in odd)
         problems.report(P.COUNT, where, f'trials per study of {wl!r} for {sub!r} differ from the '
                         f'{num_trials} of the {rules.version} {ruleset} rules ({listed}); '
-                        'the best of those present counts')
+                        'the best of those present counts (for a reduced run, score with '
+                        f'--num_trials={min(r.num_trials for r in odd)})')
       times[i, j] = ttt.workload_time([r.time_sec for r in cell], num_studies)
   studies = {key: sorted(value, key=lambda r: r.study) for key, value in by_cell.items()}
   return TimeTable(submissions, bases, variants, all_columns, times, studies, ignored)
+
+
+@dataclasses.dataclass(frozen=True)
+class Found:
+  """What the input held for one (submission, workload): studies, and trials in each (None: unknown)."""
+  submission: str
+  workload: str
+  num_studies: int
+  trials_per_study: tuple
+
+
+def found_counts(table):
+  """One Found per (submission, scored workload) cell with data, in table order."""
+  found = []
+  for sub in table.submissions:
+    for wl in table.workloads:
+      cell = table.studies.get((sub, wl), [])
+      if cell:
+        found.append(Found(sub, wl, len(cell), tuple(r.num_trials for r in cell)))
+  return found
+
+
+def describe_found(found, expected_studies, expected_trials):
+  """'mnist: 1 study (5 trials); expected 3 studies of 5 trials' for the CLI and the page."""
+  trials = sorted({t for t in found.trials_per_study if t is not None})
+  if not trials:
+    trial_text = 'trials unknown'
+  elif len(trials) == 1:
+    trial_text = f'{trials[0]} trial{"s" if trials[0] != 1 else ""} each'
+  else:
+    trial_text = f'{trials[0]}-{trials[-1]} trials each'
+  text = (f'{found.submission} on {found.workload}: {found.num_studies} '
+          f'stud{"ies" if found.num_studies != 1 else "y"} ({trial_text})')
+  short = found.num_studies < expected_studies or any(
+      t is not None and t < expected_trials for t in found.trials_per_study)
+  if short:
+    text += f'; the rules expect {expected_studies} studies of {expected_trials} trials'
+  return text

@@ -127,11 +127,30 @@ def read_eval_measurements(path, metric, problems):
   return np.asarray(times, dtype=float), values
 
 
+def paired_name(folder_name, folder_names):
+  """'nadamw_jax' -> 'nadamw' when 'nadamw_pytorch' is also there (one framework per folder, as upstream's
+  scorer needs); any other folder name is the submission's name."""
+  for fw in FRAMEWORKS:
+    if folder_name.endswith('_' + fw):
+      stem = folder_name[:-len(fw) - 1]
+      others = [f'{stem}_{other}' for other in FRAMEWORKS if other != fw]
+      if stem and any(other in folder_names for other in others):
+        return stem
+  return folder_name
+
+
 def read_experiment(experiment_dir, rules_version, problems, framework=None):
-  """Every trial under experiment_dir, each with its target (metadata first, then the table)."""
-  submissions = submission_dirs(experiment_dir)
-  trials = []
-  for submission, sub_dir in submissions.items():
+  """Every trial under experiment_dir, each with its target (metadata first, then the table).
+
+  A submission run in both frameworks may sit in one folder or in two, `<name>_jax` and
+  `<name>_pytorch` (the benchmark's layout, which upstream's scorer reads); either way its trials are
+  labelled `<name>` and the leaderboard pairs them as `name[jax]` and `name[pytorch]`.
+  """
+  folders = submission_dirs(experiment_dir)
+  trials, submissions = [], {}
+  for folder_name, sub_dir in folders.items():
+    submission = paired_name(folder_name, folders)
+    submissions.setdefault(submission, sub_dir)
     for study_dir in _numbered(sub_dir, _STUDY):
       for wl_dir in sorted(study_dir.iterdir()):
         match = _WORKLOAD.match(wl_dir.name)

@@ -7,6 +7,7 @@ import os
 import pathlib
 import sys
 
+from scoring import aggregate
 from scoring import leaderboard
 from scoring import problems as P
 from scoring import rules as R
@@ -60,6 +61,12 @@ def main(argv=None):
   except P.ScoringError as e:
     print(f'score: error: {e}', file=sys.stderr)
     return 2
+  table = result.scoring.table
+  options = result.scoring.options
+  n, m = options['num_studies'], options['num_trials']
+  print(f'found ({n} stud{"y" if n == 1 else "ies"} of {m} trial{"" if m == 1 else "s"} expected):')
+  for found in aggregate.found_counts(table):
+    print('  ' + aggregate.describe_found(found, options['num_studies'], options['num_trials']))
   for rank, submission, value in result.ranking:
     print(f'{rank:>3}  {value:.4f}  {submission}')
   print(f'{len(result.warnings)} warning(s); wrote {", ".join(p.name for p in result.paths.values())} '

@@ -6,9 +6,11 @@
 
 Datasets that are missing are built first (tools:make_datasets). Trials follow the rules (per-study draws
 from the search space, per-trial seeds); each prints one line when it ends, and long trials print a
-progress line every --progress_sec. The experiment folder has upstream's layout
-<experiment_dir>/<submission>/study_<k>/<workload>_<framework>/trial_<i>/, and the leaderboard goes to
-<experiment_dir>/leaderboard/.
+progress line every --progress_sec. The experiment folder is laid out for upstream's scorer (scoring/layout.py):
+each ruleset's runs form an upstream-format experiment folder, <experiment_dir>/<ruleset>_tuning/<submission>/
+study_<k>/<workload>_<framework>/trial_<i>/, with one framework per submission folder (<submission>_jax,
+<submission>_pytorch) when both run; the leaderboard goes to <experiment_dir>/leaderboard/, beside them (one
+sub-folder per ruleset with --ruleset=both). The exit status is 1 when no trial completed.
 """
 import dataclasses
 import os
@@ -24,7 +26,7 @@ from algoperf import trial_process
 flags.DEFINE_list('workloads', ['mnist'], 'Workload keys to run.')
 flags.DEFINE_list('submissions', ['nadamw_baseline'], 'Submission folders under submissions/<ruleset>/.')
 flags.DEFINE_enum('framework', 'both', ['jax', 'pytorch', 'both'], 'Frameworks to run.')
-flags.DEFINE_enum('ruleset', 'external', ['external', 'self'], 'Tuning ruleset.')
+flags.DEFINE_enum('ruleset', 'external', ['external', 'self', 'both'], 'Tuning ruleset(s).')
 flags.DEFINE_enum('rules_version', 'v0.6', ['v0.5', 'v0.6'], 'Rules version.')
 flags.DEFINE_integer('num_studies', None, 'Studies per workload (default: the rules).')
 flags.DEFINE_integer('num_trials', None, 'Trials per study for external tuning (default: the rules).')
@@ -71,6 +73,7 @@ def make_plans(experiment_dir: str, submissions: List[str], workloads: List[str]
   """
   from algoperf import trials as trials_lib  # pylint: disable=import-outside-toplevel
   from algoperf import tuning  # pylint: disable=import-outside-toplevel
+  from scoring import layout  # pylint: disable=import-outside-toplevel
   specs = []
   for submission in submissions:
     for workload in workloads:
@@ -83,11 +86,11 @@ def make_plans(experiment_dir: str, submissions: List[str], workloads: List[str]
         else:
           studies = [[None] for _ in range(num_studies)]
         for study, points in enumerate(studies):
-          log_dir = os.path.join(experiment_dir, submission, f'study_{study}', f'{workload}_{framework}')
+          log_dir = layout.workload_dir(experiment_dir, ruleset, submission, framework, frameworks, study, workload)
           specs += trials_lib.plan_trials(
               points, submission_path=path, workload=workload, framework=framework, study=study, base_seed=seed,
-              log_dir=log_dir, label=f'{submission} {workload} {framework} study {study} ', ruleset=ruleset,
-              **common)
+              log_dir=log_dir, label=f'{submission} {workload} {framework} {ruleset} study {study} ',
+              ruleset=ruleset, **common)
   return specs
 
 
@@ -117,39 +120,50 @@ def main(argv):
       configure_frameworks(framework)
   rules = rules_lib.get_rules(FLAGS.rules_version)
   num_studies = FLAGS.num_studies or rules.num_studies
-  num_trials = 1 if FLAGS.ruleset == 'self' else (FLAGS.num_trials or rules.num_trials)
+  rulesets = ['external', 'self'] if FLAGS.ruleset == 'both' else [FLAGS.ruleset]
+  trials_per_study = {r: 1 if r == 'self' else (FLAGS.num_trials or rules.num_trials) for r in rulesets}
   FLAGS.data_dir = resolve_user_path(FLAGS.data_dir)
   experiment_dir = resolve_user_path(FLAGS.experiment_dir or os.path.join(
       '~/algoperf_experiments', time.strftime('benchmark-%Y%m%d-%H%M%S')))
   try:
     ensure_datasets(FLAGS.workloads, FLAGS.data_dir)
-    specs = make_plans(experiment_dir, FLAGS.submissions, FLAGS.workloads, frameworks, FLAGS.ruleset, num_studies,
-                       num_trials, FLAGS.seed, rules_version=FLAGS.rules_version, scale=FLAGS.scale,
-                       data_dir=FLAGS.data_dir, max_global_steps=FLAGS.max_global_steps,
-                       progress_every_sec=FLAGS.progress_sec,
-                       flags={'benchmark': True, 'scale': FLAGS.scale, 'rules_version': FLAGS.rules_version})
+    specs = []
+    for ruleset in rulesets:
+      specs += make_plans(experiment_dir, FLAGS.submissions, FLAGS.workloads, frameworks, ruleset, num_studies,
+                          trials_per_study[ruleset], FLAGS.seed, rules_version=FLAGS.rules_version,
+                          scale=FLAGS.scale, data_dir=FLAGS.data_dir, max_global_steps=FLAGS.max_global_steps,
+                          progress_every_sec=FLAGS.progress_sec,
+                          flags={'benchmark': True, 'scale': FLAGS.scale, 'rules_version': FLAGS.rules_version})
     total = len(specs)
+    trial_counts = ' + '.join(f'{trials_per_study[r]} ({r})' for r in rulesets)
     print(f'{total} trials: {len(FLAGS.submissions)} submission(s) x {len(FLAGS.workloads)} workload(s) x '
-          f'{len(frameworks)} framework(s) x {num_studies} studies x {num_trials} trial(s); scale {FLAGS.scale}, '
-          f'rules {FLAGS.rules_version}, {FLAGS.ruleset} tuning; logs in {experiment_dir}', flush=True)
-    run_all(specs, executor)
+          f'{len(frameworks)} framework(s) x {num_studies} studies x {trial_counts} trial(s); scale '
+          f'{FLAGS.scale}, rules {FLAGS.rules_version}; logs in {experiment_dir}', flush=True)
+    results = run_all(specs, executor)
   except ValueError as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(2)
   finally:
     if executor is not None:
       executor.close()
-  write_results(experiment_dir, num_studies, num_trials)
+  for ruleset in rulesets:
+    write_results(experiment_dir, ruleset, rulesets, num_studies, trials_per_study[ruleset])
   print(f'done in {time.time() - started:.0f}s; experiment folder {experiment_dir}')
+  if not any(r.status == 'completed' for r in results):
+    print(f'error: no trial completed; see trial.log in the trial folders under {experiment_dir}.', file=sys.stderr)
+    sys.exit(1)
 
 
-def write_results(experiment_dir: str, num_studies: int, num_trials: int) -> None:
-  """Scores the experiment folder and writes the leaderboard next to it."""
+def write_results(experiment_dir: str, ruleset: str, rulesets: List[str], num_studies: int,
+                  num_trials: int) -> None:
+  """Scores one ruleset's folder and writes its leaderboard beside the ruleset folders."""
+  from scoring import layout  # pylint: disable=import-outside-toplevel
   from scoring import leaderboard  # pylint: disable=import-outside-toplevel
   result = leaderboard.write_leaderboard(
-      experiment_dir=experiment_dir, output_dir=os.path.join(experiment_dir, 'leaderboard'),
-      rules_version=FLAGS.rules_version, ruleset=FLAGS.ruleset, num_studies=num_studies, num_trials=num_trials)
-  print('\nTime to target (median over studies, seconds of submission time; ratio to the best):')
+      experiment_dir=layout.ruleset_dir(experiment_dir, ruleset),
+      output_dir=layout.leaderboard_dir(experiment_dir, ruleset, rulesets),
+      rules_version=FLAGS.rules_version, ruleset=ruleset, num_studies=num_studies, num_trials=num_trials)
+  print(f'\n{ruleset.capitalize()} tuning. Time to target (median over studies, seconds of submission time; ratio to the best):')
   section = result.paths['markdown'].read_text().split('## Time to target')[1].split('## ')[0]
   print('\n'.join(line for line in section.splitlines() if line.startswith('|')))
   print('Scores:')

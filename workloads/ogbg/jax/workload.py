@@ -11,6 +11,7 @@ from algoperf import jax_sharding_utils
 from algoperf import param_utils
 from algoperf import spec
 from workloads.common.jax_workload import JaxWorkloadMixin
+from workloads.ogbg import input_pipeline
 from workloads.ogbg import workload as ogbg
 from workloads.ogbg.jax import losses
 from workloads.ogbg.jax import models
@@ -20,6 +21,14 @@ class OgbgWorkload(JaxWorkloadMixin, ogbg.BaseOgbgWorkload):
 
   def _num_graph_shards(self) -> int:
     return jax.local_device_count()
+
+  def _split_train_batch(self, batch: Dict[str, Any]) -> Dict[str, Any]:
+    """pmap layout: device k gets sub-batch k with its node indices rebased to it (input_pipeline.shard)."""
+    n = jax.local_device_count()
+    host = jax.device_get(batch)
+    shards = [input_pipeline.shard(host, k, n) for k in range(n)]
+    stacked = jax.tree.map(lambda *parts: np.stack(parts), *shards)
+    return jax.tree.map(lambda x: jax.device_put(x, jax_sharding_utils.get_batch_dim_sharding()), stacked)
 
   def init_model_fn(self, rng: spec.RandomState) -> spec.ModelInitState:
     self._model = models.GNN(**self.model_kwargs)
