@@ -117,8 +117,10 @@ def train(framework: str, submission, hyperparameters, steps: int, step_hint: Op
     loss = w.loss_fn(b['targets'], logits, b['weights'])
     losses.append(float(loss['summed'] / loss['n_valid_examples']))
     rng = jax.random.PRNGKey(i) if framework == 'jax' else None
-    state, current, _ = submission.update_params(w, current, None, None, hyperparameters, b, None, state, [], i,
-                                                 rng)
+    # Through data_selection, as the runner does: some submissions (LAWA's v0.5 form) hand over the queue.
+    selected = submission.data_selection(w, iter([b]), state, current, None, hyperparameters, i, rng)
+    state, current, _ = submission.update_params(w, current, None, None, hyperparameters, selected, None, state,
+                                                 [], i, rng)
   if framework == 'jax':
     weights = [np.asarray(x) for x in jax.tree.leaves(current)]
   else:
