@@ -14,7 +14,8 @@ DATA_DIR = os.environ.get('MNIST_SMOKE_DATA_DIR', os.path.join(ROOT, 'tools', 'd
 
 def test_both_rulesets_and_frameworks_give_upstream_format_folders(tmp_path):
   experiment = tmp_path / 'bench'
-  env = dict(os.environ, PYTHONPATH=os.path.abspath(ROOT), OMP_NUM_THREADS='1')
+  env = dict(os.environ, PYTHONPATH=os.path.abspath(ROOT) + os.pathsep + os.environ.get('PYTHONPATH', ''),
+             OMP_NUM_THREADS='1')
   env.pop('BUILD_WORKING_DIRECTORY', None)
   result = subprocess.run(
       [sys.executable, os.path.join(ROOT, 'tools', 'benchmark.py'), '--workloads=mnist',

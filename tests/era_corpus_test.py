@@ -25,7 +25,8 @@ PORT_RACE_MARKERS = ('Address already in use', 'EADDRINUSE', 'Connection refused
 
 
 def _run(experiment_dir, style, framework, rules_version, processes=1):
-  env = dict(os.environ, PYTHONPATH=os.path.abspath(ROOT), OMP_NUM_THREADS='1')
+  env = dict(os.environ, PYTHONPATH=os.path.abspath(ROOT) + os.pathsep + os.environ.get('PYTHONPATH', ''),
+             OMP_NUM_THREADS='1')
   env.pop('BUILD_WORKING_DIRECTORY', None)
   launcher = [sys.executable, '-m', 'torch.distributed.run', '--standalone', f'--nproc_per_node={processes}'] \
       if processes > 1 else [sys.executable]
