@@ -49,8 +49,14 @@ def _training_since(trial_dir, start):
   """Whether a process started at `start` has restored its state and begun training (it writes meta data)."""
   if not os.path.isdir(trial_dir):
     return False
-  return any(name.startswith('meta_data_') and os.path.getmtime(os.path.join(trial_dir, name)) >= start
-             for name in os.listdir(trial_dir))
+  for name in os.listdir(trial_dir):
+    if name.startswith('meta_data_') and name.endswith('.json'):  # Not a temporary file being renamed.
+      try:
+        if os.path.getmtime(os.path.join(trial_dir, name)) >= start:
+          return True
+      except FileNotFoundError:
+        pass
+  return False
 
 
 def test_twenty_random_sigkills_then_resume_match_an_uninterrupted_run(tmp_path):
