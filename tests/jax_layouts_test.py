@@ -134,7 +134,8 @@ def test_each_era_trains_mnist_to_the_target(trained, which):
   workload, info = trained[which]
   final = info['eval_results'][-1][1]
   assert workload.has_reached_validation_target(final) and workload.has_reached_test_target(final)
-  assert info['global_step'] < 1500  # Stopped at the target, not at the step limit.
+  # Not "stopped before the step limit": evals are gated on submission time (1 s at smoke scale), so on a fast
+  # machine the first eval after step 1 can be the one at the limit.
 
 
 class FixedStepsMnist(MnistWorkload):
