@@ -27,9 +27,6 @@ def configure_frameworks(framework: str) -> None:
     pytorch_utils.pytorch_init(use_ddp, rank)
 
 
-num_devices = trials_lib.num_devices
-
-
 def _use_jax_compilation_cache(jax) -> None:
   """JAX's persistent compilation cache, shared by every trial process: a new process skips recompiling.
 

@@ -114,11 +114,10 @@ class TrialExecutor:
   """Runs TrialSpecs in worker processes, one reusable worker per framework (see the module docstring)."""
 
   def __init__(self, memory_gb: Optional[float] = None, timeout_sec: Optional[float] = None,
-               reuse_workers: bool = True, poll_sec: float = 0.05):
+               poll_sec: float = 0.05):
     self.memory_bytes = None if memory_gb is None else int(memory_gb * 2**30)
     self.memory_gb = memory_gb
     self.timeout_sec = timeout_sec
-    self.reuse_workers = reuse_workers
     self.poll_sec = poll_sec
     self._workers: Dict[str, _Worker] = {}
 
@@ -164,8 +163,6 @@ class TrialExecutor:
               TIMEOUT_BUDGET_FACTOR * budget_sec + TIMEOUT_STARTUP_SEC)
           deadline = time.time() + limit
           continue
-        if not self.reuse_workers:
-          self._discard(spec.framework, graceful=True)
         if message[0] == 'submission_error':
           raise SubmissionError(message[1])
         if message[0] == 'error':
