@@ -26,6 +26,9 @@ SHAMPOO_CASES = {
     'no_nadam_start_7': dict(use_nadam=False, start_preconditioning_step=7),
 }
 
+# A small CASPR configuration (roots every 5 steps, preconditioning from step 7).
+CASPR_BASE = dict(learning_rate=0.01, one_minus_beta1=0.1, beta2=0.95, weight_decay=0.01, warmup_factor=0.1,
+                  precondition_frequency=5, start_preconditioning_step=6)
 
 def data(shape, seed=0):
   rng = np.random.default_rng(seed)

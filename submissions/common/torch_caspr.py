@@ -26,6 +26,7 @@ import torch.distributed as dist
 
 from submissions.common import shampoo_blocks
 from submissions.common import torch_matrix_roots
+from submissions.common import torch_precond_state
 from submissions.common.precond_config import CasprConfig
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,9 @@ class _Block:
     self.big_r, self.p_r = eye(n), eye(n)
 
 
-class Caspr(torch.optim.Optimizer):
+class Caspr(torch_precond_state.PreconditionerStateDict, torch.optim.Optimizer):
+  PARAM_LISTS = ('mu', 'nu')
+  BLOCK_SLOTS = ('big_l', 'prev_l', 'p_l', 'big_r', 'p_r')
 
   def __init__(self, named_kinds, config: CasprConfig, use_kernels: bool = True):
     params = [p for _, p, _ in named_kinds]
@@ -82,6 +85,9 @@ class Caspr(torch.optim.Optimizer):
     self._u = list(torch.split(self._flat, numels))
     self.step_count = 0
     self._warned = set()
+
+  def _named_blocks(self):
+    return [('', self.blocks)]
 
   def _nadam(self, grads, t):
     """(m_bar, adam direction, ||adam||^2) per parameter."""

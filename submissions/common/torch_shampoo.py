@@ -28,6 +28,7 @@ import torch.distributed as dist
 
 from submissions.common import shampoo_blocks
 from submissions.common import torch_matrix_roots
+from submissions.common import torch_precond_state
 from submissions.common.precond_config import ShampooConfig
 
 log = logging.getLogger(__name__)
@@ -69,8 +70,10 @@ class _BlockState:
     self.a = zeros() if need_a else None
 
 
-class Shampoo(torch.optim.Optimizer):
+class Shampoo(torch_precond_state.PreconditionerStateDict, torch.optim.Optimizer):
   """named_kinds: (name, parameter, kind) triples (shampoo_blocks.torch_named_kinds)."""
+  PARAM_LISTS = ('u',)
+  BLOCK_SLOTS = ('factors', 'roots', 'm', 'a', 'ok')
 
   def __init__(self, named_kinds, config: ShampooConfig, use_kernels: bool = True):
     params = [p for _, p, _ in named_kinds]
@@ -106,6 +109,9 @@ class Shampoo(torch.optim.Optimizer):
     self._dirs = list(torch.split(self._flat, numels))
     self.step_count = 0
     self._warned = set()
+
+  def _named_blocks(self):
+    return [('', [s for states in self.blocks for s in states]), ('graft:', self.graft_only)]
 
   # -- pieces of the step -------------------------------------------------------------------------------
 

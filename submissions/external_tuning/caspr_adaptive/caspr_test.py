@@ -20,8 +20,7 @@ from submissions.common import shampoo_blocks
 from submissions.common import torch_matrix_roots
 
 FOLDER = os.path.dirname(os.path.abspath(__file__))
-BASE = dict(learning_rate=0.01, one_minus_beta1=0.1, beta2=0.95, weight_decay=0.01, warmup_factor=0.1,
-            precondition_frequency=5, start_preconditioning_step=6)
+BASE = precond_testing.CASPR_BASE
 
 
 def test_plan_merges_to_two_dims_and_tiles():
