@@ -22,6 +22,9 @@ class LoopState:
   test_goal_reached: bool = False
   is_time_remaining: bool = True
   training_complete: bool = False
+  # Training batches the submission has drawn (a data_selection may draw several per step); None in
+  # checkpoints written before it was counted, where one batch per step is assumed.
+  batches_drawn: Optional[int] = None
 
   def should_continue(self) -> bool:
     goals = self.validation_goal_reached and self.test_goal_reached

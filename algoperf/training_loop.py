@@ -49,8 +49,25 @@ def _check_finite(metrics: Dict[str, Any]) -> None:
       raise DivergedError(f'eval metric {name} is {value}')
 
 
+class _CountingQueue:
+  """The training iterator as the submission sees it, counting the batches drawn (for exact resumes)."""
+
+  def __init__(self, queue, already_drawn: int):
+    self._queue = queue
+    self.drawn = already_drawn
+
+  def __iter__(self):
+    return self
+
+  def __next__(self):
+    batch = next(self._queue)
+    self.drawn += 1
+    return batch
+
+
 def _build_train_queue(workload: spec.Workload, data_rng, data_dir: str, batch_size: int, start_step: int):
-  """The training iterator; a resumed trial starts at its step where the workload supports it."""
+  """The training iterator positioned after `start_step` batches (a resumed trial's), where the workload
+  supports it by seeking, else by replaying them."""
   kwargs = {}
   if start_step and 'start_step' in inspect.signature(workload._build_input_queue).parameters:  # pylint: disable=protected-access
     kwargs['start_step'] = start_step
@@ -93,7 +110,9 @@ def train_once(workload: spec.Workload, submission: types.ModuleType, global_bat
     # the previous checkpoint) are logged again by the resumed run.
     logger.eval_measurements.drop_rows_after(global_step)
     logger.measurements.drop_rows_after(global_step)
-  input_queue = _build_train_queue(workload, data_rng, config.data_dir, global_batch_size, global_step)
+  batches_drawn = global_step if state.batches_drawn is None else state.batches_drawn
+  input_queue = _CountingQueue(
+      _build_train_queue(workload, data_rng, config.data_dir, global_batch_size, batches_drawn), batches_drawn)
   logger_utils.write_meta_data(trial_dir, preemption_count, workload, framework, rng_seed,
                                {'global_batch_size': global_batch_size, 'ruleset': config.ruleset,
                                 'rules_version': config.rules.version})
@@ -149,6 +168,7 @@ def train_once(workload: spec.Workload, submission: types.ModuleType, global_bat
                           clock, state, eval_results, global_step, preemption_count, global_start_time, logger)
         if config.save_checkpoints:
           log_start = clock.now()
+          state.batches_drawn = input_queue.drawn
           checkpoint_utils.save_checkpoint(trial_dir, framework, model_params, model_state, optimizer_state,
                                            state.to_dict(), eval_results, global_step, preemption_count)
           state.accumulated_logging_time += clock.now() - log_start
@@ -160,6 +180,7 @@ def train_once(workload: spec.Workload, submission: types.ModuleType, global_bat
   logger.measurements.append({'score': state.accumulated_submission_time, 'global_step': global_step,
                               'preemption_count': preemption_count})
   if config.save_checkpoints:
+    state.batches_drawn = input_queue.drawn
     checkpoint_utils.save_checkpoint(trial_dir, framework, model_params, model_state, optimizer_state,
                                      state.to_dict(), eval_results, global_step, preemption_count)
   return state.accumulated_submission_time, {'eval_results': eval_results, 'global_step': global_step,

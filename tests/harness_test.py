@@ -303,3 +303,49 @@ def test_exact_submission_time_with_a_fake_clock(tmp_path, monkeypatch, version,
   assert scores == pytest.approx(expected_scores, abs=1e-9)
   assert time_sec == pytest.approx(expected_scores[-1], abs=1e-9)
   assert info['eval_results'][-1][1]['accumulated_eval_time'] == pytest.approx(20.0, abs=1e-9)
+
+
+def _batch_recording_submission(draws_per_step, seen, crash_at_step=None):
+  """Draws several batches per step (as the v0.5 LAWA form does) and records a fingerprint of each."""
+  def data_selection(workload, input_queue, *args):
+    batches = [next(input_queue) for _ in range(draws_per_step)]
+    seen.extend(float(b['inputs'].sum()) for b in batches)
+    return batches[-1]
+
+  def update_params(workload, current_param_container, current_params_types, model_state, hyperparameters,
+                    batch, loss_type, optimizer_state, eval_results, global_step, rng):
+    if global_step == crash_at_step:
+      raise RuntimeError('planted crash')
+    FakeClock.t += 1.0
+    return optimizer_state, current_param_container, model_state
+
+  return types.SimpleNamespace(init_optimizer_state=lambda *a: {}, update_params=update_params,
+                               data_selection=data_selection, get_batch_size=lambda name: 32)
+
+
+def test_a_resumed_trial_continues_from_the_batches_drawn_not_the_steps(tmp_path, monkeypatch):
+  """A submission drawing 3 batches per step, crashed after its step-5 checkpoint and resumed, sees batches
+  15, 16, ... as the uninterrupted run did (replaying one batch per step would hand it batches 5, 6, ...)."""
+  monkeypatch.setattr(training_loop, 'Clock', FakeClock)
+  monkeypatch.setattr(FakeTimeMnist, 'period_sec', 0.5)  # An eval and a checkpoint after every step.
+  config = training_loop.TrialConfig(framework='pytorch', ruleset='external', rules=rules_lib.get_rules('v0.6'),
+                                     data_dir=DATA_DIR, max_global_steps=8, progress=None)
+  uninterrupted = []
+  FakeClock.t, FakeClock.pending = 0.0, 0.0
+  os.makedirs(tmp_path / 'uninterrupted')
+  training_loop.train_once(FakeTimeMnist(scale='smoke'), _batch_recording_submission(3, uninterrupted), 32, 500,
+                           None, 0, str(tmp_path / 'uninterrupted'), config)
+  assert len(uninterrupted) == 24
+
+  trial_dir = str(tmp_path / 'resumed')
+  os.makedirs(trial_dir)
+  first = []
+  with pytest.raises(RuntimeError, match='planted crash'):
+    training_loop.train_once(FakeTimeMnist(scale='smoke'), _batch_recording_submission(3, first, crash_at_step=5),
+                             32, 500, None, 0, trial_dir, config)
+  assert first == uninterrupted[:18]  # Step 5 drew its batches, then crashed; the last checkpoint is step 5's.
+  resumed = []
+  _, info = training_loop.train_once(FakeTimeMnist(scale='smoke'), _batch_recording_submission(3, resumed), 32,
+                                     500, None, 0, trial_dir, config)
+  assert info['global_step'] == 8
+  assert resumed == uninterrupted[15:]
