@@ -5,7 +5,8 @@
 // (the bf16 copy of a parameter) are operands too, only so that they can be aliased; or the caller
 // leaves out the operands of every write-only list (the operand count says which form), and the
 // results are fresh buffers or alias some other list's operands (triad a <- b + s c written over b:
-// the same memory read and written element by element, which every op's element function allows).
+// one buffer read and written; safe because every backend loads an element before storing it, in
+// the same thread).
 // Attributes (fixed per compiled step): op, flags, n and the hyper-parameters.
 #include "kernels/csrc/ffi_handlers.h"
 
