@@ -35,18 +35,35 @@ def _describe(arrays) -> core.ListInfo:
                        [True] * n, [1] * n, [int(np.prod(x.shape, dtype=np.int64)) for x in arrays])
 
 
-def apply(op: str, lists, hyper: dict, dyn: dict, *, flags: int = 0):
+def apply(op: str, lists, hyper: dict, dyn: dict, *, flags: int = 0, write_over=None):
   """Runs `op` on lists of arrays (kernel list order, None for unused lists).
 
   Returns the new arrays of every written list, as a list of lists (None where not written).
+  write_over: {l: k} writes write-only list l over the buffers of read-only list k (lists[l] is
+  None; the results of l alias the operands of k): `triad` a <- b + s c in place of b, with no
+  operand passed twice (which would make XLA copy it). Donate k's arrays, else XLA copies them
+  first, as for any in-place result.
   """
   register()
   spec = core.SPECS[op]
   info = core.op_info(op, flags)
+  write_over = dict(write_over or {})
+  write_only = info['write'] & ~info['read']
+  lists = list(lists)
+  for l, k in write_over.items():
+    if not ((write_only >> l) & 1 and (info['read'] >> k) & 1 and not (info['write'] >> k) & 1):
+      raise ValueError(f'{op}: write_over={{{l}: {k}}} needs list {l} written only and list {k} read only')
+    if lists[l] is not None:
+      raise ValueError(f'{op}: list {l} is written over list {k}; pass None for it')
+    if (info['half'] >> l) & 1 != (info['half'] >> k) & 1:
+      raise ValueError(f'{op}: lists {l} and {k} differ in dtype; one cannot be written over the other')
+    lists[l] = lists[k]
+  if write_over and set(write_over) != {l for l in range(info['depth']) if (write_only >> l) & 1}:
+    raise ValueError(f'{op}: write_over must name every write-only list (the kernel takes operands for all or none)')
   core.validate(op, flags, [None if lst is None else _describe(lst) for lst in lists])
   if info['reduce']:
     raise ValueError(f'{op}: reductions are not available through XLA FFI')
-  used = info['read'] | info['write']
+  used = (info['read'] | info['write']) & ~(write_only if write_over else 0)
   n = len(next(lists[l] for l in range(info['depth']) if (used >> l) & 1))
   operands = [jnp.stack([jnp.asarray(dyn[k], jnp.float32).reshape(()) for k in spec.dyn])
               if spec.dyn else jnp.zeros((0,), jnp.float32)]
@@ -60,9 +77,10 @@ def apply(op: str, lists, hyper: dict, dyn: dict, *, flags: int = 0):
   for l in range(info['depth']):
     if (info['write'] >> l) & 1:
       layout.append(l)
+      src = write_over.get(l, l)
       for t, x in enumerate(lists[l]):
-        if (l, t) in operand_index:
-          aliases[operand_index[(l, t)]] = len(results)
+        if (src, t) in operand_index:
+          aliases[operand_index[(src, t)]] = len(results)
         results.append(jax.ShapeDtypeStruct(x.shape, x.dtype))
   call = jax.ffi.ffi_call(TARGET, results, input_output_aliases=aliases, vmap_method='sequential')
   outs = call(*operands, op=np.int64(core.OPS[op]), flags=np.int64(flags), n=np.int64(n),

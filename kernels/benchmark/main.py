@@ -11,7 +11,10 @@ time / our time, so above 1 means ours is faster. ratio_vs_optax compares with
 jax.jit(optax.adamw step) as usually written (no donation); ratio_vs_optax_donated with the
 same jit donating params and state. Framework jax-dropin is the optax form of ours
 (tx.update then optax.apply_updates, jitted with params, state and the dead gradient donated, as
-in a train step): its ratio to the jax row of ours is what the optax API costs (the apply pass). The triad is re-measured before each size (triad_gbps in
+in a train step): its ratio to the jax row of ours is what the optax API costs (the apply pass).
+jax-dropin-apply is the same with optax_ops.apply_updates (the apply pass on the triad kernel, in
+place over the donated params) instead of optax.apply_updates, whose XLA:CPU add is slow on
+leaves with a small minor dimension (3x3 convolutions). The triad is re-measured before each size (triad_gbps in
 every row) because a shared machine's load drifts during a run. peak_extra_mb is the resident-memory peak during the timed
 steps above what was resident before them (all tensors and state allocated): temporaries.
 """
@@ -242,7 +245,7 @@ def jax_case(kernel, variant, shapes, device='cpu'):
                                                     optax.scale(-0.1)),
                 'sf_adamw': lambda: optax.contrib.schedule_free_adamw(1e-3, weight_decay=0.01),
                 'adamg': _optax_adamg}
-  if variant in ('ours', 'ours_dropin'):
+  if variant in ('ours', 'ours_dropin', 'ours_dropin_apply'):
     opt = fused_make[kernel]()
     state = opt.init(params)
     box['p'], box['s'] = params, state
@@ -253,9 +256,11 @@ def jax_case(kernel, variant, shapes, device='cpu'):
       # and state donated (as the optax_donated baseline) and the gradient too, which is dead after
       # the update inside a real train step (the kernel writes the update over it). The buffer
       # comes back as the next step's gradient (its values do not change the timing).
+      apply = optax_ops.apply_updates if variant == 'ours_dropin_apply' else optax.apply_updates
+
       def dropin(p, s, g):
         u, s = opt.update(g, s, p)
-        return optax.apply_updates(p, u), s, u
+        return apply(p, u), s, u
       inner_dropin = jax.jit(dropin, donate_argnums=(0, 1, 2))
       box['g'] = [jnp.copy(g) for g in grads]
 
@@ -281,9 +286,10 @@ def jax_case(kernel, variant, shapes, device='cpu'):
   return step, sync
 
 
-JAX_VARIANTS = {'adamw': ('ours', 'ours_dropin', 'optax', 'optax_donated'),
+SUFFIX = {'ours_dropin': '-dropin', 'ours_dropin_apply': '-dropin-apply'}  # framework column of the optax forms
+JAX_VARIANTS = {'adamw': ('ours', 'ours_dropin', 'ours_dropin_apply', 'optax', 'optax_donated'),
                 'adamw_bf16': ('ours', 'ours_dropin', 'optax', 'optax_donated'),
-                'nadamw': ('ours', 'ours_dropin', 'optax', 'optax_donated'),
+                'nadamw': ('ours', 'ours_dropin', 'ours_dropin_apply', 'optax', 'optax_donated'),
                 'sgd_nesterov': ('ours', 'optax', 'optax_donated'),
                 'sf_adamw': ('optax', 'optax_donated'),
                 'ema': ('ours', 'optax'), 'lawa_push': (), 'adamg': ('ours', 'optax', 'optax_donated')}
@@ -372,7 +378,7 @@ def run(args):
         gbps = BYTES[kernel] * n_params / ms / 1e6
         ratio = lambda b: None if (b is None or not ours) else round(b / ms, 3)
         row = dict(kernel=kernel, backend=args.device if ours else variant,
-                   framework=framework + ('-dropin' if variant == 'ours_dropin' else ''),
+                   framework=framework + SUFFIX.get(variant, ''),
                    n_params=n_params, n_tensors=len(shapes), ms=round(ms, 4), ms_min=round(ms_min, 4),
                    gbps=round(gbps, 2), pct_of_triad=round(100 * gbps / triad, 1), triad_gbps=round(triad, 2),
                    ratio_vs_torch_fused=ratio(fused), ratio_vs_torch_foreach=ratio(foreach),
@@ -388,7 +394,7 @@ def run(args):
   return out
 
 
-HEADER = (f'{"kernel":<13}{"backend":<15}{"framework":<13}{"size":<9}{"tensors":>8}{"ms":>10}{"GB/s":>8}'
+HEADER = (f'{"kernel":<13}{"backend":<15}{"framework":<17}{"size":<9}{"tensors":>8}{"ms":>10}{"GB/s":>8}'
           f'{"%triad":>8}{"vs_fused":>9}{"vs_forea":>9}{"vs_optax":>9}{"vs_optD":>8}{"extraMB":>9}')
 _printed = []
 
@@ -398,7 +404,7 @@ def print_row(r):
     print(HEADER)
     _printed.append(True)
   f = lambda x: '-' if x is None else f'{x:.2f}'
-  print(f'{r["kernel"]:<13}{r["backend"]:<15}{r["framework"]:<13}{r["size"]:<9}{r["n_tensors"]:>8}{r["ms"]:>10.3f}'
+  print(f'{r["kernel"]:<13}{r["backend"]:<15}{r["framework"]:<17}{r["size"]:<9}{r["n_tensors"]:>8}{r["ms"]:>10.3f}'
         f'{r["gbps"]:>8.1f}{r["pct_of_triad"]:>8.1f}{f(r["ratio_vs_torch_fused"]):>9}'
         f'{f(r["ratio_vs_torch_foreach"]):>9}{f(r["ratio_vs_optax"]):>9}{f(r["ratio_vs_optax_donated"]):>8}'
         f'{f(r["peak_extra_mb"]):>9}', flush=True)

@@ -2,7 +2,11 @@
 // not attributes, so changing them never recompiles), then the n tensors of every list the op
 // uses, list by list. Results: the n tensors of every list the op writes, each aliased to its
 // operand (input_output_aliases), so that with donation the update is in place. Write-only lists
-// (the bf16 copy of a parameter) are operands too, only so that they can be aliased.
+// (the bf16 copy of a parameter) are operands too, only so that they can be aliased; or the caller
+// leaves out the operands of every write-only list (the operand count says which form), and the
+// results are fresh buffers or alias some other list's operands (triad a <- b + s c written over b:
+// one buffer read and written; safe because every backend loads an element before storing it, in
+// the same thread).
 // Attributes (fixed per compiled step): op, flags, n and the hyper-parameters.
 #include "kernels/csrc/ffi_handlers.h"
 
@@ -50,13 +54,18 @@ ffi::Error apply(bool on_gpu, void* stream, ffi::AnyBuffer dyn, ffi::RemainingAr
     c.dyn = dyn_host.data();
   }
 
-  const unsigned used = info.read | info.write;
-  int inputs = 0, writes = 0;
+  unsigned used = info.read | info.write;
+  int inputs = 0, writes = 0, write_only = 0;
   for (int l = 0; l < c.depth; ++l) {
     inputs += (used >> l) & 1u;
     writes += (info.write >> l) & 1u;
+    write_only += ((info.write & ~info.read) >> l) & 1u;
   }
-  if (args.size() != static_cast<size_t>(inputs * n)) return invalid("operand count does not match op and n");
+  if (write_only > 0 && args.size() == static_cast<size_t>((inputs - write_only) * n)) {
+    used = info.read;  // the write-only lists came without operands
+  } else if (args.size() != static_cast<size_t>(inputs * n)) {
+    return invalid("operand count does not match op and n");
+  }
   if (rets.size() != static_cast<size_t>(writes * n)) return invalid("result count does not match op and n");
 
   std::vector<uint64_t> ptrs(static_cast<size_t>(c.depth * n), 0);

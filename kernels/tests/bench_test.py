@@ -21,7 +21,7 @@ def test_quick_run_writes_rows(tmp_path):
           'ratio_vs_torch_fused', 'ratio_vs_torch_foreach', 'ratio_vs_optax', 'peak_extra_mb'}
   assert data['meta']['triad_gbps'] > 0
   ours = [r for r in data['rows'] if r['backend'] == 'cpu']
-  assert {r['framework'] for r in ours} >= {'torch', 'jax'}
+  assert {r['framework'] for r in ours} >= {'torch', 'jax', 'jax-dropin', 'jax-dropin-apply'}
   for r in data['rows']:
     assert keys <= set(r) and r['n_params'] == 100_000 and r['ms'] > 0
   adamw = next(r for r in ours if r['kernel'] == 'adamw' and r['framework'] == 'torch')

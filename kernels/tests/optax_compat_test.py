@@ -257,3 +257,78 @@ def test_adam_update_kernel_equals_the_reference_bit_for_bit(nesterov, power, ep
     else:  # powf is not correctly rounded: a few ulp
       np.testing.assert_allclose(u, ru, rtol=1e-6, atol=1e-6 * np.abs(ru).max())
   assert np.all(np.isfinite(u))
+
+
+def _special_pair(n, seed):
+  """float32 params and updates with signed zeros, infinities, NaN, subnormals and cancellations."""
+  rng = np.random.default_rng(seed)
+  p = rng.standard_normal(n).astype(np.float32)
+  u = (rng.standard_normal(n) * 1e-3).astype(np.float32)
+  p[:8] = [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-40, 1.0, 3.0]
+  u[:8] = [-0.0, -0.0, 1.0, -1.0, 1.0, -1e-40, -1.0, 2.0 ** -23]
+  u[8:16] = -p[8:16]  # exact cancellation: +0.0
+  return p, u
+
+
+def test_apply_updates_is_optax_apply_updates_bit_for_bit():
+  """p + u rounded once, as numpy adds float32: kernel leaves (float32, any shape, a scalar tail)
+  and the leaves optax's formula keeps (bf16, mixed dtypes, numpy arrays, None)."""
+  p1, u1 = _special_pair(1037, 0)
+  p2, u2 = _special_pair(7 * 3 * 3 * 2, 1)
+  params = {'a': jnp.asarray(p1), 'k': jnp.asarray(p2.reshape(7, 3, 3, 2)), 'none': None,
+            'h': jnp.asarray(p1[:40], jnp.bfloat16), 'mixed': jnp.asarray(p1[:9]), 'np': p1[:5], 'e': jnp.zeros((0, 3))}
+  updates = {'a': jnp.asarray(u1), 'k': jnp.asarray(u2.reshape(7, 3, 3, 2)), 'none': None,
+             'h': jnp.asarray(u1[:40], jnp.bfloat16), 'mixed': jnp.asarray(u1[:9], jnp.bfloat16), 'np': u1[:5],
+             'e': jnp.zeros((0, 3))}
+  for fn in (optax_ops.apply_updates, jax.jit(optax_ops.apply_updates)):
+    ours, theirs = fn(params, updates), optax.apply_updates(params, updates)
+    assert jax.tree.structure(ours, is_leaf=lambda x: x is None) == \
+        jax.tree.structure(theirs, is_leaf=lambda x: x is None)
+    assert ours['none'] is None
+    np.testing.assert_array_equal(np.asarray(ours['a']), p1 + u1)  # numpy: the independent reference
+    np.testing.assert_array_equal(np.asarray(ours['k']).ravel(), p2 + u2)
+    np.testing.assert_array_equal(np.signbit(np.asarray(ours['a'])), np.signbit(p1 + u1))  # signed zeros too
+    assert np.signbit(np.asarray(ours['a'])[:2]).tolist() == [False, True]  # 0 + -0 = +0, -0 + -0 = -0
+    for k in ('a', 'k', 'h', 'mixed', 'np', 'e'):
+      assert ours[k].dtype == theirs[k].dtype and ours[k].shape == theirs[k].shape, k
+      np.testing.assert_array_equal(np.asarray(ours[k], np.float32), np.asarray(theirs[k], np.float32), err_msg=k)
+  np.testing.assert_array_equal(np.asarray(params['a']), p1)  # not donated: the params are untouched
+
+
+def test_apply_updates_runs_one_kernel_in_place_over_donated_params():
+  """A train step with tx.update and optax_ops.apply_updates: two kernel calls for all float32
+  leaves (the update over the dead gradient, then p + u over the donated params), no copy."""
+  tx = optax_ops.adamw(1e-2, weight_decay=0.1)
+  params = tree(6)
+
+  def train_step(p, s, x):
+    g = jax.grad(lambda q: sum(jnp.sum(jnp.sin(q[k]) * x[k]) for k in q))(p)
+    u, s = tx.update(g, s, p)
+    return optax_ops.apply_updates(p, u), s
+
+  step = jax.jit(train_step, donate_argnums=(0, 1))
+  hlo = step.lower(params, tx.init(params), tree(7)).compile().as_text()
+  entry = hlo[hlo.index('ENTRY'):]
+  entry = entry[:entry.index('\n}')]
+  assert not re.findall(r'= \S+ copy(?:-start)?\(', entry)
+  assert hlo.count('custom_call_target="algoperf_kernels_apply"') == 2
+  assert hlo.count('output_to_operand_aliasing') == 2  # both in place
+  # Same values as optax.apply_updates in the same step.
+  ref_step = jax.jit(lambda p, s, x: (lambda g: (lambda us: (optax.apply_updates(p, us[0]), us[1]))(
+      tx.update(g, s, p)))(jax.grad(lambda q: sum(jnp.sum(jnp.sin(q[k]) * x[k]) for k in q))(p)))
+  want, _ = ref_step(tree(6), tx.init(tree(6)), tree(7))
+  got, _ = step(tree(6), tx.init(tree(6)), tree(7))
+  for k in SHAPES:
+    np.testing.assert_array_equal(np.asarray(got[k]), np.asarray(want[k]))
+
+
+def test_write_over_rejects_lists_it_cannot_share():
+  from algoperf_kernels import jax_ops
+  x = [jnp.ones(4)]
+  with pytest.raises(ValueError, match='written only'):
+    jax_ops.apply('triad', [None, x, x], {}, dict(scalar=1.0), write_over={1: 2})  # list 1 is read
+  with pytest.raises(ValueError, match='pass None'):
+    jax_ops.apply('triad', [x, x, x], {}, dict(scalar=1.0), write_over={0: 1})
+  out = jax_ops.apply('triad', [None, [jnp.full(4, 2.0)], [jnp.full(4, 3.0)]], {}, dict(scalar=0.5),
+                      write_over={0: 2})[0]
+  np.testing.assert_array_equal(np.asarray(out[0]), np.full(4, 3.5, np.float32))  # 2 + 0.5 * 3 into c's place

@@ -4,6 +4,9 @@ Reproducible: entries are sorted, every timestamp is 1980-01-01, permissions are
 shared objects, 0644 otherwise) and compression settings are constant, so the same inputs give
 the same bytes. RECORD lists every file with its urlsafe-base64 sha256 and size.
 
+License (core metadata 2.4, PEP 639): License-Expression is the SPDX expression, and each
+--license-file is copied to <dist-info>/licenses/<its base name> and named in a License-File line.
+
 Requires-Dist ranges come from the lock file: a pin X.Y.Z becomes >=X.Y.Z,<X+1 (<0.Y+1 for 0.x).
 With --repair the wheel goes through `auditwheel repair` (bundles libraries outside the
 manylinux policy, such as libgomp, and finds the manylinux tag), and the result is rewritten
@@ -67,11 +70,13 @@ def version_range(name: str, pins: dict) -> str:
 
 
 def metadata(a, pins: dict) -> bytes:
-  lines = ['Metadata-Version: 2.1', f'Name: {a.name}', f'Version: {a.version}']
+  lines = ['Metadata-Version: 2.4', f'Name: {a.name}', f'Version: {a.version}']
   if a.summary:
     lines.append(f'Summary: {a.summary}')
   if a.license:
-    lines.append(f'License: {a.license}')
+    lines.append(f'License-Expression: {a.license}')
+  for path in a.license_file:
+    lines.append(f'License-File: {os.path.basename(path)}')
   if a.requires_python:
     lines.append(f'Requires-Python: {a.requires_python}')
   for pin in a.pin:
@@ -122,7 +127,8 @@ def main(argv=None) -> int:
   p.add_argument('--manifest', required=True, help='lines "source<TAB>path in wheel"')
   p.add_argument('--requires-python', default='')
   p.add_argument('--summary', default='')
-  p.add_argument('--license', default='')
+  p.add_argument('--license', default='', help='SPDX license expression')
+  p.add_argument('--license-file', action='append', default=[], help='copied to <dist-info>/licenses/')
   p.add_argument('--lock', required=True)
   p.add_argument('--requires', action='append', default=[])
   p.add_argument('--extra', action='append', default=[], help='extra=dist,dist')
@@ -154,6 +160,9 @@ def main(argv=None) -> int:
       f'{dist_info}/WHEEL': (f'Wheel-Version: 1.0\nGenerator: algoperf tools/wheel\nRoot-Is-Purelib: {purelib}\n'
                              f'Tag: {a.tag}\n').encode(),
   }
+  for path in a.license_file:
+    with open(path, 'rb') as f:
+      dist_files[f'{dist_info}/licenses/{os.path.basename(path)}'] = f.read()
   os.makedirs(a.out_dir, exist_ok=True)
   name = f'{stem}-{a.tag}.whl'
   if not a.repair:

@@ -7,6 +7,7 @@
         packages = {"//kernels:algoperf_kernels": "kernels/algoperf_kernels"},
         extras = {"torch": ["torch"], "jax": ["jax", "jaxlib", "optax", "numpy"]},
         license = "Apache-2.0",
+        license_files = ["//:LICENSE"],          # <dist-info>/licenses/LICENSE
         binary = True,
     )
 
@@ -64,6 +65,7 @@ def _py_wheel_impl(ctx):
         args.add("--summary", ctx.attr.summary)
     if ctx.attr.license:
         args.add("--license", ctx.attr.license)
+    args.add_all(ctx.files.license_files, before_each = "--license-file")
     if ctx.attr.binary:
         args.add("--tag", "%s-%s-linux_x86_64" % (PYTHON_TAG, PYTHON_TAG))
         args.add("--repair")
@@ -71,7 +73,7 @@ def _py_wheel_impl(ctx):
         args.add("--tag", "py3-none-any")
     ctx.actions.run(
         outputs = [out],
-        inputs = [manifest, lock] + entries.values(),
+        inputs = [manifest, lock] + entries.values() + ctx.files.license_files,
         executable = ctx.executable._builder,
         arguments = [args],
         mnemonic = "PyWheel",
@@ -85,7 +87,11 @@ py_wheel = rule(
         "distribution": attr.string(mandatory = True),
         "version": attr.string(mandatory = True),
         "summary": attr.string(),
-        "license": attr.string(doc = "SPDX expression for the License metadata field."),
+        "license": attr.string(doc = "SPDX expression for the License-Expression metadata field."),
+        "license_files": attr.label_list(
+            allow_files = True,
+            doc = "Files copied to <dist-info>/licenses/ (by base name) and named in License-File.",
+        ),
         "binary": attr.bool(doc = "Holds a compiled extension: CPython tag, auditwheel repair."),
         "requires": attr.string_list(doc = "Distributions of the lock file, required always."),
         "extras": attr.string_list_dict(doc = "Extra name -> distributions of the lock file."),

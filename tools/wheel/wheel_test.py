@@ -84,6 +84,21 @@ def check_reproducible_layout(path):
       assert recorded[name][1] == f'sha256={digest}' and int(recorded[name][2]) == len(data), name
 
 
+def check_license(names, dist_info, meta, path):
+  """PEP 639: the SPDX expression, and the repository's LICENSE (the Apache License 2.0 text)
+  under <dist-info>/licenses/, named by a License-File line."""
+  lines = meta.splitlines()
+  assert 'Metadata-Version: 2.4' in lines and 'License-Expression: Apache-2.0' in lines
+  assert 'License-File: LICENSE' in lines and not any(line.startswith('License: ') for line in lines)
+  assert f'{dist_info}/licenses/LICENSE' in names
+  with zipfile.ZipFile(path) as zf:
+    text = zf.read(f'{dist_info}/licenses/LICENSE')
+  with open(os.path.join(_runfiles_root(), 'LICENSE'), 'rb') as f:
+    assert text == f.read()
+  assert b'Apache License\n                           Version 2.0, January 2004' in text
+  assert b'END OF TERMS AND CONDITIONS' in text
+
+
 def requirements(meta):
   return [line.split(': ', 1)[1] for line in meta.splitlines() if line.startswith('Requires-Dist: ')]
 
@@ -111,7 +126,8 @@ def test_kernels_wheel_metadata_tag_and_layout():
   assert any(re.fullmatch(r'algoperf_kernels\.libs/libgomp-[0-9a-f]+\.so[.0-9]*', n) for n in names), names
   with zipfile.ZipFile(path) as zf:
     assert zf.read('algoperf_kernels/_version.py').decode().startswith(f"__version__ = '{version}'")
-  for line in ('Name: algoperf-kernels', f'Version: {version}', 'License: Apache-2.0', 'Provides-Extra: torch',
+  check_license(names, dist_info, meta, path)
+  for line in ('Name: algoperf-kernels', f'Version: {version}', 'Provides-Extra: torch',
                'Provides-Extra: jax', f'Requires-Python: =={sys.version_info[0]}.{sys.version_info[1]}.*'):
     assert line in meta.splitlines(), line
   assert 'Summary: Fused optimizer kernels' in meta
@@ -134,7 +150,8 @@ def test_algoperf_wheel_metadata_and_layout():
   assert not any(re.search(r'\.so(\.\d+)*$', n) or 'algoperf_kernels' in n for n in names)
   kernels_version = re.search(r'algoperf_kernels-([0-9.]+)-', os.path.basename(wheel(KERNELS))).group(1)
   assert m.group(1) == kernels_version  # one version source
-  assert 'License: Apache-2.0' in meta.splitlines() and 'Summary: AlgoPerf' in meta
+  check_license(names, dist_info, meta, path)
+  assert 'Summary: AlgoPerf' in meta
   reqs = requirements(meta)
   assert f'algoperf-kernels=={kernels_version}' in reqs
   others = [r for r in reqs if not r.startswith('algoperf-kernels')]
