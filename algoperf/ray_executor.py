@@ -7,8 +7,10 @@ trials.run_trial(spec) in the trial folder. So a trial's own faults (a crash, th
 not retried (a retry would only repeat them). Ray retries a task when its Ray worker dies (a node lost, the
 worker killed), up to `max_retries` times; the retried trial finds its folder and resumes from the last
 checkpoint there (training_loop.train_once restores it and counts a preemption). A task that fails for good
-records its trial as failed, with Ray's reason. Every task starts a fresh Ray worker (max_calls=1), so JAX
-and torch start clean in each trial.
+records its trial as failed, with Ray's reason. Every trial runs in a fresh process (the task's TrialExecutor
+starts it and ends it with the trial), so JAX and torch start clean in each trial and on the GPUs Ray gave the
+task; the Ray worker around it imports neither (nor is the trial process reused, unlike the local executor's),
+so Ray may reuse it for the next task (no max_calls=1: that would start a second fresh process per trial).
 
 Results are read back from the trial folders (status.json), so --experiment_dir (and --data_dir) must be on
 storage every node sees at the same path: a shared file system such as NFS. The workers import the project
@@ -93,7 +95,7 @@ class RayExecutor:
         self.close()
         raise ValueError(f'--trial_{name.lower()}s={wanted:g}: the Ray cluster has {resources.get(name, 0):g} '
                          f'{name}s in all, fewer than one trial needs; lower it or add nodes.')
-    self._task = ray.remote(num_cpus=trial_cpus, num_gpus=trial_gpus, max_calls=1, max_retries=max_retries,
+    self._task = ray.remote(num_cpus=trial_cpus, num_gpus=trial_gpus, max_retries=max_retries,
                             retry_exceptions=False)(_run_trial_task)
     self.max_retries = max_retries
 
