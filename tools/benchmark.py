@@ -115,7 +115,11 @@ def main(argv):
   from algoperf.runner import configure_frameworks  # pylint: disable=import-outside-toplevel
   started = time.time()
   frameworks = ['jax', 'pytorch'] if FLAGS.framework == 'both' else [FLAGS.framework]
-  executor = trial_process.executor_from_flags(FLAGS)
+  try:
+    executor = trial_process.executor_from_flags(FLAGS)
+  except ValueError as e:  # E.g. --executor=ray with no cluster at --ray_address.
+    print(f'error: {e}', file=sys.stderr)
+    sys.exit(2)
   if executor is None:  # Trials run in this process.
     for framework in reversed(frameworks):
       configure_frameworks(framework)
