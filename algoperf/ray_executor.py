@@ -18,9 +18,10 @@ from the driver's PYTHONPATH (Bazel's runfiles: the repository must be built at 
 and get the environment variables trials read (ALGOPERF_*, thread counts, JAX/XLA settings) through the
 tasks' runtime_env; Ray sets CUDA_VISIBLE_DEVICES to each task's GPUs itself.
 
-Ctrl-C (or any error that stops the run) cancels the trials that have not ended: finished trials keep their
-folders, and a stopped one keeps its checkpoint, so running it again resumes it. A cluster the executor started
-(no address) is stopped by close(); one it joined keeps running.
+Ctrl-C (or any error that stops the run) cancels the trials that have not ended, recording nothing for them:
+finished trials keep their folders, and a stopped one keeps its last checkpoint (a trial run again in that
+folder resumes from it). A cluster the executor started (no address) is stopped by close(); one it joined
+keeps running.
 """
 import os
 import time
@@ -78,9 +79,8 @@ class RayExecutor:
     self._ray = ray
     self._pending = {}
     self.memory_gb, self.timeout_sec = memory_gb, timeout_sec
-    self.started_cluster = not address
     runtime_env = {'env_vars': worker_env()}
-    if self.started_cluster:
+    if not address:
       ray.init(address='local', num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False,
                object_store_memory=LOCAL_OBJECT_STORE_BYTES, runtime_env=runtime_env)
     else:
