@@ -9,6 +9,10 @@ trial normally is reused for the next one of the same framework (start-up and im
 test suite checks that a reused worker gives the same eval metrics as a fresh one), and JAX's persistent
 compilation cache is shared by all workers.
 
+`run_many(specs)` runs a list of trials and yields (index, TrialResult) as each ends: one after another here,
+in parallel over a cluster with `--executor=ray` (algoperf/ray_executor.py, which runs this same executor in
+each Ray task). `executor_from_flags` builds either from the command line.
+
 The wall limit counts from the trial's start (the worker reports it, with the budget, once the workload is
 built; start-up before that has TIMEOUT_STARTUP_SEC): `timeout_sec`, or by default TIMEOUT_BUDGET_FACTOR x
 the trial's budget plus TIMEOUT_STARTUP_SEC for compilation.
@@ -18,7 +22,7 @@ import os
 import signal
 import time
 import traceback
-from typing import Dict, Optional
+from typing import Dict, Iterator, Optional, Sequence, Tuple
 
 from algoperf import trials as trials_lib
 from algoperf.submission_loader import SubmissionError
@@ -143,6 +147,14 @@ class TrialExecutor:
     if worker is not None:
       worker.stop(graceful)
 
+  def run_many(self, specs: Sequence[trials_lib.TrialSpec]) -> Iterator[Tuple[int, trials_lib.TrialResult]]:
+    """Runs the trials one after another, yielding (index in specs, result) as each ends."""
+    for index, spec in enumerate(specs):
+      start = time.time()
+      result = self.run(spec)
+      result.wall_sec = time.time() - start
+      yield index, result
+
   def run(self, spec: trials_lib.TrialSpec) -> trials_lib.TrialResult:
     """Runs one trial in a worker; raises SubmissionError / ValueError as run_trial would in-process."""
     worker = self._worker(spec.framework)
@@ -208,16 +220,32 @@ def record_failure(trial_dir: str, reason: str, target_metric: Optional[str] = N
 
 
 def define_flags(flags_module) -> None:
-  """The flags both commands share for trial isolation."""
+  """The flags both commands share for trial isolation and for where trials run."""
   flags_module.DEFINE_boolean('isolate_trials', True, 'Run each trial in a child process (not under torchrun).')
   flags_module.DEFINE_float('trial_memory_gb', None, 'Resident-memory limit of a trial process, in GiB.')
   flags_module.DEFINE_float('trial_timeout_sec', None, 'Wall limit of a trial (default: '
                             f'{TIMEOUT_BUDGET_FACTOR:g} x its budget + {TIMEOUT_STARTUP_SEC:g} s).')
+  flags_module.DEFINE_enum('executor', 'local', ['local', 'ray'],
+                           'Where trials run: local (one after another on this machine) or ray (one Ray task '
+                           'per trial, in parallel over a cluster; --experiment_dir and --data_dir must be on '
+                           'storage every node sees).')
+  flags_module.DEFINE_string('ray_address', None, 'With --executor=ray: "auto" (the cluster this machine belongs '
+                             'to), a cluster address (HOST:PORT), or unset for a local cluster that the run '
+                             'starts and stops.')
+  flags_module.DEFINE_float('trial_cpus', 1, 'With --executor=ray: CPUs each trial reserves.')
+  flags_module.DEFINE_float('trial_gpus', 0, 'With --executor=ray: GPUs each trial reserves.')
 
 
-def executor_from_flags(flag_values) -> Optional[TrialExecutor]:
-  """A TrialExecutor, or None (in-process trials) when isolation is off or each DDP rank is its own process."""
-  if not flag_values.isolate_trials or 'LOCAL_RANK' in os.environ:
+def executor_from_flags(flag_values):
+  """A TrialExecutor or a RayExecutor (--executor=ray), or None (in-process trials) when isolation is off or
+  each DDP rank is its own process."""
+  if 'LOCAL_RANK' in os.environ:
+    return None
+  if flag_values.executor == 'ray':
+    from algoperf import ray_executor  # pylint: disable=import-outside-toplevel  (only this path imports ray)
+    return ray_executor.RayExecutor(flag_values.ray_address, flag_values.trial_cpus, flag_values.trial_gpus,
+                                    memory_gb=flag_values.trial_memory_gb, timeout_sec=flag_values.trial_timeout_sec)
+  if not flag_values.isolate_trials:
     return None
   return TrialExecutor(memory_gb=flag_values.trial_memory_gb, timeout_sec=flag_values.trial_timeout_sec)
 
@@ -227,3 +255,16 @@ def run_spec(spec: trials_lib.TrialSpec, executor: Optional[TrialExecutor]) -> t
   if executor is None:
     return trials_lib.run_trial(spec)
   return executor.run(spec)
+
+
+def run_many(specs: Sequence[trials_lib.TrialSpec], executor) -> Iterator[Tuple[int, trials_lib.TrialResult]]:
+  """(index in specs, result) for each trial as it ends: through the executor's run_many, or one after another
+  in this process when there is none."""
+  if executor is not None:
+    yield from executor.run_many(specs)
+    return
+  for index, spec in enumerate(specs):
+    start = time.time()
+    result = trials_lib.run_trial(spec)
+    result.wall_sec = time.time() - start
+    yield index, result

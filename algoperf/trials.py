@@ -88,6 +88,7 @@ class TrialResult:
   last_eval: Optional[Dict[str, Any]] = None
   reached_validation_target: bool = False
   target_metric: Optional[str] = None  # The workload's target metric name (e.g. 'accuracy').
+  wall_sec: Optional[float] = None  # The trial's wall time, where the executor measured it (not recorded).
 
 
 def get_batch_sizes(submission, workload_name: str, base_workload_name: str, workload,

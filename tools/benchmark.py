@@ -95,15 +95,16 @@ def make_plans(experiment_dir: str, submissions: List[str], workloads: List[str]
 
 
 def run_all(specs: List, executor=None) -> List:
-  """Runs the trials one after another, a line each; a submission that cannot run stops the run."""
+  """Runs the trials through the executor (in this process when None), a line each as it ends; returns the
+  results in the order of specs. A submission that cannot run stops the run."""
   from algoperf import trials as trials_lib  # pylint: disable=import-outside-toplevel
-  results = []
-  for i, spec in enumerate(specs):
-    spec = dataclasses.replace(spec, label=f'[{i + 1}/{len(specs)}] {spec.label}')
-    start = time.time()
-    result = trial_process.run_spec(spec, executor)
-    print(trials_lib.result_line(spec.label, result, time.time() - start), flush=True)
-    results.append(result)
+  specs = [dataclasses.replace(spec, label=f'[{i + 1}/{len(specs)}] {spec.label}') for i, spec in enumerate(specs)]
+  results = [None] * len(specs)
+  start = time.time()
+  for i, result in trial_process.run_many(specs, executor):
+    wall_sec = result.wall_sec if result.wall_sec is not None else time.time() - start
+    print(trials_lib.result_line(specs[i].label, result, wall_sec), flush=True)
+    results[i] = result
   return results
 
 
@@ -114,7 +115,11 @@ def main(argv):
   from algoperf.runner import configure_frameworks  # pylint: disable=import-outside-toplevel
   started = time.time()
   frameworks = ['jax', 'pytorch'] if FLAGS.framework == 'both' else [FLAGS.framework]
-  executor = trial_process.executor_from_flags(FLAGS)
+  try:
+    executor = trial_process.executor_from_flags(FLAGS)
+  except ValueError as e:  # E.g. --executor=ray with no cluster at --ray_address.
+    print(f'error: {e}', file=sys.stderr)
+    sys.exit(2)
   if executor is None:  # Trials run in this process.
     for framework in reversed(frameworks):
       configure_frameworks(framework)
