@@ -70,7 +70,7 @@ ffi::Error apply(bool on_gpu, void* stream, ffi::AnyBuffer dyn, ffi::RemainingAr
   for (int l = 0; l < c.depth; ++l) {
     const bool rd = (used >> l) & 1u, wr = (info.write >> l) & 1u;
     const ffi::DataType want = ((info.half >> l) & 1u) ? ffi::DataType::BF16 : ffi::DataType::F32;
-    for (int64_t t = 0; t < n; ++t) {
+    for (int64_t t = 0; t < n && (rd || wr); ++t) {  // lists the op does not use stay null
       void* in = nullptr;
       void* out = nullptr;
       size_t count = 0, bytes = 0;
