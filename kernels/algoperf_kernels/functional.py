@@ -223,6 +223,8 @@ def amos_step(ad, params, grads, mus, nus, *, weight_decay, e, d, beta1, beta2, 
   """Amos pass 2 with the per-tensor scalars wd, E = eta xi_t, D = 1 + eta s l2r b_v (one per tensor).
   Style adam (grads unused): p += (wd p - E mu/sqrt(max(c_now nu, tiny))) / D.
   Style reduced (nus unused): u = gc/sqrt(v_hat); mu = (1-b1)(wd p - E u)/D + b1 mu; p += mu."""
+  if not reduced and c_now is None:
+    raise ValueError('amos_step: style adam needs c_now = (1-beta2)/(1-beta2^t) (v_hat = c_now nu)')
   lists = [params, grads if reduced else None, mus, None if reduced else nus]
   dyn = dict(scale=scale, v_prev=v_prev, v_hat=v_hat if reduced else c_now, weight_decay=weight_decay, e=e, d=d)
   call(ad, 'amos_step', core.flags_for(reduced=reduced), lists, dict(beta1=beta1, beta2=beta2), dyn)
