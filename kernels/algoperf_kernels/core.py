@@ -45,6 +45,13 @@ SPECS = {
     # optax drop-in: AdamW writing the update over `grads` (params read only; see update_math.h).
     'adam_update': OpSpec(('params', 'grads', 'exp_avgs', 'exp_avg_sqs'), (),
                           ('lr', 'step', 'beta1', 'beta2', 'eps', 'eps_root', 'weight_decay', 'power'), False),
+    # Two-pass reducing ops (fp32 only). amos_*: per-tensor scalars (one value per tensor for each dyn name).
+    'amos_sums': OpSpec(('grads', 'mus', 'nus'), ('beta1', 'beta2'), ('scale', 'v_prev', 'c_now'), False),
+    'amos_step': OpSpec(('params', 'grads', 'mus', 'nus'), ('beta1', 'beta2'),
+                        ('scale', 'v_prev', 'v_hat', 'weight_decay', 'e', 'd'), False),
+    'prodigy_sums': OpSpec(('grads', 'x0s', 'zs', 'exp_avg_sqs', 'ss'), ('beta2', 'sqrt_beta2'), ('vc', 'ddl'), False),
+    'prodigy_step': OpSpec(('params', 'grads', 'zs', 'exp_avg_sqs'), (), ('wd_dl', 'step', 'eps_d', 'c', 'moved'),
+                           False),
 }
 
 
@@ -175,10 +182,26 @@ class Table:
     self.sizes_addr = self._sizes.buffer_info()[0]
 
 
-def flags_for(*, bf16=False, nesterov=False, root=False, momentum=False, write_mt=False) -> int:
+def flags_for(*, bf16=False, nesterov=False, root=False, momentum=False, write_mt=False, reduced=False) -> int:
   return ((FLAGS['bf16'] if bf16 else 0) | (FLAGS['nesterov'] if nesterov else 0) |
           (FLAGS['root'] if root else 0) | (FLAGS['momentum'] if momentum else 0) |
-          (FLAGS['write_mt'] if write_mt else 0))
+          (FLAGS['write_mt'] if write_mt else 0) | (FLAGS['reduced'] if reduced else 0))
+
+
+def dyn_values(op: str, dyn: dict, n: int) -> list:
+  """The per-step scalars in kernel order. Ops with per-tensor scalars (op_info's per_tensor_dyn) take a
+  value or a sequence of n values per name and get n rows; the others one value per name."""
+  spec = SPECS[op]
+  if not _C.op_info(OPS[op], 0)['per_tensor_dyn']:
+    return [float(dyn[k]) for k in spec.dyn]
+  cols = []
+  for k in spec.dyn:
+    v = dyn[k]
+    col = [float(x) for x in v] if isinstance(v, (list, tuple)) else [float(v)] * n
+    if len(col) != n:
+      raise ValueError(f'{op}: {k} has {len(col)} values, expected one per tensor ({n})')
+    cols.append(col)
+  return [cols[j][t] for t in range(n) for j in range(len(spec.dyn))]
 
 
 def run(op: str, flags: int, table: Table, hyper: dict, dyn: dict, *, device='cpu', device_index=-1,
@@ -186,7 +209,7 @@ def run(op: str, flags: int, table: Table, hyper: dict, dyn: dict, *, device='cp
   """Calls the kernel. hyper/dyn are dicts keyed by the names in SPECS[op]."""
   spec = SPECS[op]
   hyper_vals = [float(hyper[k]) for k in spec.hyper]
-  dyn_vals = [] if dyn_device else [float(dyn[k]) for k in spec.dyn]
+  dyn_vals = [] if dyn_device else dyn_values(op, dyn, table.n)
   _C.apply(OPS[op], flags, table.depth, table.n, table.ptrs_addr, table.sizes_addr, hyper_vals,
            dyn_vals, device=device, device_index=device_index, stream=stream, dyn_device=dyn_device,
            sums=sums, partials=partials)

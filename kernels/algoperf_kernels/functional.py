@@ -31,6 +31,11 @@ class Adapter:
     """Address of a float32 device buffer of per-step scalars (capturable CUDA path)."""
     raise NotImplementedError
 
+  def float32_device_buffer(self, values, like):
+    """A float32 buffer holding `values` on `like`'s (CUDA) device: (object, address). For ops with
+    per-tensor scalars, which the CUDA backend reads on the device."""
+    raise NotImplementedError
+
   def is_bf16(self, t) -> bool:
     raise NotImplementedError
 
@@ -58,17 +63,22 @@ def call(ad: Adapter, op: str, flags: int, lists: Sequence[Optional[Sequence]], 
   kw = ad.placement(anchor)
   sums = partials = None
   sums_addr = partials_addr = 0
+  ns = info['num_sums']
   if want_sums:
-    sums, sums_addr = ad.float64_buffer(len(sizes), anchor)
+    sums, sums_addr = ad.float64_buffer(len(sizes) * ns, anchor)
     if kw['device'] == 'cuda':
       n_chunks = core._C.chunk_bases(sizes)[-1]
-      partials, partials_addr = ad.float64_buffer(max(n_chunks, 1), anchor)
-  dyn_addr = ad.scalar_address(dyn_device) if dyn_device is not None else 0
+      partials, partials_addr = ad.float64_buffer(max(n_chunks * ns, 1), anchor)
+  dyn_keep = None
+  if info['per_tensor_dyn'] and kw['device'] == 'cuda' and dyn_device is None:
+    dyn_keep, dyn_addr = ad.float32_device_buffer(core.dyn_values(op, dyn, len(sizes)), anchor)
+  else:
+    dyn_addr = ad.scalar_address(dyn_device) if dyn_device is not None else 0
   if dyn_addr and kw['device'] != 'cuda':
     raise ValueError('device-resident scalars (capturable) are only for CUDA tensors')
   core.run(op, flags, table, hyper, dyn, dyn_device=dyn_addr, sums=sums_addr, partials=partials_addr, **kw)
-  del partials
-  return sums
+  del partials, dyn_keep
+  return sums if ns <= 1 or sums is None else sums.reshape(len(sizes), ns)
 
 
 def adamw(ad, params, grads, exp_avgs, exp_avg_sqs, *, lr=None, step=None, beta1=0.9, beta2=0.999,
@@ -190,3 +200,46 @@ def adam_update(ad, params, grads, exp_avgs, exp_avg_sqs, *, lr, step, beta1=0.9
   dyn = dict(lr=lr, step=step, beta1=beta1, beta2=beta2, eps=eps, eps_root=eps_root, weight_decay=weight_decay,
              power=power)
   call(ad, 'adam_update', flags, [params, grads, exp_avgs, exp_avg_sqs], {}, dyn)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Two-pass reducing ops (fp32). Pass 1 updates moments and returns per-tensor sums (float64, fixed order:
+# the same bits for any thread count and for scalar vs AVX2); the caller derives scalars from them and
+# pass 2 applies the step. Formulas: update_math.h.
+
+def amos_sums(ad, grads, mus, nus, *, scale, v_prev, c_now, beta1, beta2, reduced=False):
+  """Amos pass 1 (submissions.md §2.7) after the global-norm clip g <- g scale, nu-clip with v_prev
+  (style adam: per element c_prev nu, pass c_prev as v_prev; style reduced: the tensor's v_prev).
+  Style adam: mu = (1-b1) gc + b1 mu, nu = b2 nu + g2; returns (n, 2) sums of mu^2 and c_now nu.
+  Style reduced (mus, nus unused, may be None): returns (n,) sums of the clipped g^2.
+  scale/v_prev/c_now: one value, or one per tensor."""
+  lists = [grads, None if reduced else mus, None if reduced else nus]
+  return call(ad, 'amos_sums', core.flags_for(reduced=reduced), lists, dict(beta1=beta1, beta2=beta2),
+              dict(scale=scale, v_prev=v_prev, c_now=c_now), want_sums=True)
+
+
+def amos_step(ad, params, grads, mus, nus, *, weight_decay, e, d, beta1, beta2, scale=1.0, v_prev=0.0, v_hat=0.0,
+              c_now=None, reduced=False):
+  """Amos pass 2 with the per-tensor scalars wd, E = eta xi_t, D = 1 + eta s l2r b_v (one per tensor).
+  Style adam (grads unused): p += (wd p - E mu/sqrt(max(c_now nu, tiny))) / D.
+  Style reduced (nus unused): u = gc/sqrt(v_hat); mu = (1-b1)(wd p - E u)/D + b1 mu; p += mu."""
+  if not reduced and c_now is None:
+    raise ValueError('amos_step: style adam needs c_now = (1-beta2)/(1-beta2^t) (v_hat = c_now nu)')
+  lists = [params, grads if reduced else None, mus, None if reduced else nus]
+  dyn = dict(scale=scale, v_prev=v_prev, v_hat=v_hat if reduced else c_now, weight_decay=weight_decay, e=e, d=d)
+  call(ad, 'amos_step', core.flags_for(reduced=reduced), lists, dict(beta1=beta1, beta2=beta2), dyn)
+
+
+def prodigy_sums(ad, grads, x0s, zs, exp_avg_sqs, ss, *, vc, ddl, beta2):
+  """Schedule-Free Prodigy pass 1 (submissions.md §2.11): v = b2 v + vc g g (vc = (1-b2) d^2),
+  s = sqrt(b2) s + ddl g (ddl = d dl). Returns (n, 2) sums of g (x0 - z) and |s| (s after the update)."""
+  hyper = dict(beta2=beta2, sqrt_beta2=beta2**0.5)
+  return call(ad, 'prodigy_sums', 0, [grads, x0s, zs, exp_avg_sqs, ss], hyper, dict(vc=vc, ddl=ddl),
+              want_sums=True)
+
+
+def prodigy_step(ad, params, grads, zs, exp_avg_sqs, *, wd_dl, step, eps_d, c, moved=True):
+  """Schedule-Free Prodigy pass 2: z -= wd_dl x + step g / (sqrt(v) + eps_d); x = (1-c) x + c z
+  (params hold x). moved=False leaves x and z untouched."""
+  dyn = dict(wd_dl=wd_dl, step=step, eps_d=eps_d, c=c, moved=1.0 if moved else 0.0)
+  call(ad, 'prodigy_step', 0, [params, grads, zs, exp_avg_sqs], {}, dyn)

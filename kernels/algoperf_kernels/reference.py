@@ -234,3 +234,65 @@ def adam_update(p, g, m, v, *, lr, step, beta1, beta2, eps, eps_root, weight_dec
   r = ((F32(-lr / (1.0 - beta1 ** step)) * num).astype(F32) / den).astype(F32)
   u = a.fma(F32(-lr * f(weight_decay)), p, r)
   return u, m, v
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The two-pass ops (amos_sums/amos_step, prodigy_sums/prodigy_step) in float32, one rounding per operation
+# in the kernels' order (they use no FMA), so the kernels match these bit for bit; sums in float64.
+
+_TINY_F32 = np.finfo(np.float32).tiny
+
+
+def _amos_rho(g2, v_prev, omb2):
+  with np.errstate(divide='ignore', invalid='ignore'):
+    q = (g2 / (v_prev / F32(omb2)).astype(F32)).astype(F32)
+  return np.where(v_prev > 0, np.where(F32(1) > q, F32(1), q), F32(1)).astype(F32)
+
+
+def amos_sums(g, mu, nu, *, scale, v_prev, c_now, beta1, beta2, reduced=False):
+  """Amos pass 1 on one tensor; returns (mu, nu, sums) (reduced: (sum of clipped g^2,))."""
+  g = (g * F32(scale)).astype(F32)
+  gg = (g * g).astype(F32)
+  if reduced:
+    return mu, nu, (float(np.sum((gg / _amos_rho(gg, F32(v_prev), 1.0 - beta2)).astype(F32), dtype=np.float64)),)
+  rho = _amos_rho(gg, (F32(v_prev) * nu).astype(F32), 1.0 - beta2)
+  gc = (g / np.sqrt(rho)).astype(F32)
+  mu = ((F32(1.0 - beta1) * gc).astype(F32) + (F32(beta1) * mu).astype(F32)).astype(F32)
+  nu = ((F32(beta2) * nu).astype(F32) + (gg / rho).astype(F32)).astype(F32)
+  v_hat = (F32(c_now) * nu).astype(F32)
+  return mu, nu, (float(np.sum(mu.astype(np.float64)**2)), float(np.sum(v_hat, dtype=np.float64)))
+
+
+def amos_step(p, g, mu, nu, *, weight_decay, e, d, beta1, beta2, scale=1.0, v_prev=0.0, v_hat=0.0, c_now=0.0,
+              reduced=False):
+  """Amos pass 2 on one tensor; returns (p, mu)."""
+  if reduced:
+    g = (g * F32(scale)).astype(F32)
+    gc = (g / np.sqrt(_amos_rho((g * g).astype(F32), F32(v_prev), 1.0 - beta2))).astype(F32)
+    u = (gc / np.sqrt(F32(v_hat))).astype(F32)
+  else:
+    u = (mu / np.sqrt(np.maximum((F32(c_now) * nu).astype(F32), _TINY_F32))).astype(F32)
+  delta = (((F32(weight_decay) * p).astype(F32) - (F32(e) * u).astype(F32)).astype(F32) / F32(d)).astype(F32)
+  if not reduced:
+    return (p + delta).astype(F32), mu
+  mu = ((F32(1.0 - beta1) * delta).astype(F32) + (F32(beta1) * mu).astype(F32)).astype(F32)
+  return (p + mu).astype(F32), mu
+
+
+def prodigy_sums(g, x0, z, v, s, *, vc, ddl, beta2):
+  """Prodigy pass 1 on one tensor; returns (v, s, (sum g (x0 - z), sum |s|))."""
+  v = ((F32(beta2) * v).astype(F32) + ((F32(vc) * g).astype(F32) * g).astype(F32)).astype(F32)
+  s = ((F32(beta2**0.5) * s).astype(F32) + (F32(ddl) * g).astype(F32)).astype(F32)
+  dot = float(np.sum(g.astype(np.float64) * (x0 - z).astype(F32).astype(np.float64)))
+  return v, s, (dot, float(np.sum(np.abs(s), dtype=np.float64)))
+
+
+def prodigy_step(x, g, z, v, *, wd_dl, step, eps_d, c, moved=True):
+  """Prodigy pass 2 on one tensor; returns (x, z)."""
+  if not moved:
+    return x, z
+  den = (np.sqrt(v) + F32(eps_d)).astype(F32)
+  z = ((z - (F32(wd_dl) * x).astype(F32)).astype(F32) - ((F32(step) * g).astype(F32) / den).astype(F32)).astype(F32)
+  c = F32(c)
+  x = ((F32(1) - c) * x).astype(F32) + (c * z).astype(F32)
+  return x.astype(F32), z

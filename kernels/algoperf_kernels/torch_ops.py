@@ -68,6 +68,10 @@ class TorchAdapter(functional.Adapter):
     out = torch.zeros(n, dtype=torch.float64, device=like.device)
     return out, out.data_ptr()
 
+  def float32_device_buffer(self, values, like):
+    out = torch.tensor(values, dtype=torch.float32).to(like.device, non_blocking=True)
+    return out, out.data_ptr()
+
   def scalar_address(self, t) -> int:
     if not (isinstance(t, torch.Tensor) and t.dtype == torch.float32 and t.is_cuda and t.is_contiguous()):
       raise ValueError('dyn_device must be a contiguous float32 CUDA tensor')
@@ -97,3 +101,7 @@ triad = _bind(functional.triad)
 sinv6 = _bind(functional.sinv6)
 adamg = _bind(functional.adamg)
 adam_update = _bind(functional.adam_update)
+amos_sums = _bind(functional.amos_sums)
+amos_step = _bind(functional.amos_step)
+prodigy_sums = _bind(functional.prodigy_sums)
+prodigy_step = _bind(functional.prodigy_step)

@@ -34,9 +34,12 @@ import algoperf_kernels as ak
 from benchmark import resnet50
 
 SIZES = {'1e5': 100_000, '1e6': 1_000_000, '1.6e7': 16_000_000, '1e8': 100_000_000, 'resnet50': None}
-KERNELS = ('adamw', 'nadamw', 'adamw_bf16', 'sf_adamw', 'sgd_nesterov', 'ema', 'lawa_push', 'adamg')
+KERNELS = ('adamw', 'nadamw', 'adamw_bf16', 'sf_adamw', 'sgd_nesterov', 'ema', 'lawa_push', 'adamg', 'amos',
+           'sf_prodigy')
+# amos (style adam) and sf_prodigy need a reduction before the step, so two passes: amos_sums 20 + amos_step 16,
+# prodigy_sums 28 + prodigy_step 24.
 BYTES = {'adamw': 28, 'nadamw': 28, 'adamw_bf16': 28, 'sf_adamw': 28, 'sgd_nesterov': 20, 'ema': 12,
-         'lawa_push': 20, 'adamg': 36}
+         'lawa_push': 20, 'adamg': 36, 'amos': 36, 'sf_prodigy': 52}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -146,6 +149,9 @@ def torch_case(kernel, variant, shapes, device='cpu'):
       opt = torch_optim.AdamG(params, lr=1e-3)
     else:
       return _torch_foreach_adamg(params)
+  elif kernel in ('amos', 'sf_prodigy'):
+    return _two_pass_case(kernel, variant == 'ours', TorchArrays(torch), [p.detach() for p in params],
+                          [p.grad for p in params])
   else:
     raise KeyError(kernel)
   return opt.step
@@ -200,7 +206,135 @@ def _optax_adamg(lr=1e-3, b1=0.95, b2=0.999, b3=0.95, eps=1e-8, p_num=0.2, q_num
 
 TORCH_VARIANTS = {'adamw': ('ours', 'fused', 'foreach'), 'adamw_bf16': ('ours', 'fused', 'foreach'),
                   'nadamw': ('ours', 'foreach'), 'sf_adamw': ('ours',), 'sgd_nesterov': ('ours', 'fused', 'foreach'),
-                  'ema': ('ours', 'foreach'), 'lawa_push': ('ours', 'foreach'), 'adamg': ('ours', 'foreach')}
+                  'ema': ('ours', 'foreach'), 'lawa_push': ('ours', 'foreach'), 'adamg': ('ours', 'foreach'),
+                  'amos': ('ours', 'foreach'), 'sf_prodigy': ('ours', 'foreach')}
+
+
+# ----------------------------------------------------------------------------------------------
+# Two-pass steps (Amos style adam, Schedule-Free Prodigy): ours = pass 1 kernel (moments + per-tensor
+# sums), the scalars, pass 2 kernel; the baseline ('foreach' in torch, 'optax' in JAX) is the same
+# step written in the framework's tensor ops (per tensor, as the submissions' plain paths). The
+# per-tensor scalar formulas are stand-ins of the right shape (the memory passes are what is timed;
+# the exact formulas live in submissions/common).
+
+B1, B2, TINY = 0.9, 0.999, 1.1754943508222875e-38
+
+
+class TorchArrays:
+  def __init__(self, torch):
+    self.t = torch
+    self.sqrt, self.abs, self.where = torch.sqrt, torch.abs, torch.where
+    self.maximum = lambda x, y: torch.clamp(x, min=y)
+    self.zeros = torch.zeros_like
+    self.copy = lambda x: x.clone()
+    self.sums = lambda op, lists, hyper, dyn: None
+
+
+def _amos_plain(xp, p, g, mu, nu, c_prev=0.5, c_now=0.6):
+  """Style adam on one tensor in framework ops; returns new (p, mu, nu)."""
+  gg = g * g
+  vp = c_prev * nu
+  rho = xp.where(vp > 0, xp.maximum(gg / xp.where(vp > 0, vp / (1 - B2), 1.0), 1.0), 1.0)
+  mu = (1 - B1) * (g / xp.sqrt(rho)) + B1 * mu
+  nu = B2 * nu + gg / rho
+  v_hat = c_now * nu
+  g2 = (mu * mu).mean() / xp.maximum(v_hat.mean(), TINY)
+  wd, e, d = -1e-4 * g2, 1e-3, 1.0 + 1e-3 * g2
+  return p + (wd * p - e * (mu / xp.sqrt(xp.maximum(v_hat, TINY)))) / d, mu, nu
+
+
+def _prodigy_plain(xp, x, g, x0, z, v, s, d=1e-3, dl=1e-3):
+  """Both Prodigy passes in framework ops over lists; returns new (xs, zs, vs, ss)."""
+  dot = sum((gi * (a - b)).sum() for gi, a, b in zip(g, x0, z))
+  v = [B2 * vi + (1 - B2) * (d * d) * gi * gi for vi, gi in zip(v, g)]
+  s = [B2**0.5 * si + (d * dl) * gi for si, gi in zip(s, g)]
+  d_new = xp.maximum(d * dl * dot / sum(xp.abs(si).sum() for si in s), d)
+  z = [zi - 1e-4 * xi - d_new * dl * gi / (xp.sqrt(vi) + d_new * 1e-8) for xi, gi, zi, vi in zip(x, g, z, v)]
+  x = [0.99 * xi + 0.01 * zi for xi, zi in zip(x, z)]
+  return x, z, v, s
+
+
+def _two_pass_case(kernel, ours, xp, params, grads):
+  """torch step function for amos / sf_prodigy (ours: the kernels in place; else framework ops)."""
+  from algoperf_kernels import torch_ops
+  mus, nus = [xp.zeros(p) for p in params], [xp.zeros(p) for p in params]
+  if kernel == 'amos':
+    if ours:
+      def step():
+        sums = torch_ops.amos_sums(grads, mus, nus, scale=1.0, v_prev=0.5, c_now=0.6, beta1=B1, beta2=B2).tolist()
+        g2 = [a / max(b, TINY) for a, b in sums]
+        torch_ops.amos_step(params, None, mus, nus, weight_decay=[-1e-4 * x for x in g2], e=1e-3,
+                            d=[1.0 + 1e-3 * x for x in g2], beta1=B1, beta2=B2, c_now=0.6)
+      return step
+
+    def plain():
+      for i, (p, g) in enumerate(zip(params, grads)):
+        new_p, mus[i], nus[i] = _amos_plain(xp, p, g, mus[i], nus[i])
+        p.copy_(new_p)
+    return plain
+  x0s, zs, ss = [xp.copy(p) for p in params], [xp.copy(p) for p in params], [xp.zeros(p) for p in params]
+  if ours:
+    def step():
+      dot, den = torch_ops.prodigy_sums(grads, x0s, zs, nus, ss, vc=(1 - B2) * 1e-6, ddl=1e-6,
+                                        beta2=B2).sum(0).tolist()
+      d_new = max(1e-6 * dot / den, 1e-3) if den else 1e-3
+      torch_ops.prodigy_step(params, grads, zs, nus, wd_dl=1e-7, step=d_new * 1e-3, eps_d=d_new * 1e-8, c=0.01)
+    return step
+
+  def plain():
+    xs, new_zs, new_vs, new_ss = _prodigy_plain(xp, params, grads, x0s, zs, nus, ss)
+    for dst, src in ((params, xs), (zs, new_zs), (nus, new_vs), (ss, new_ss)):
+      for a, b in zip(dst, src):
+        a.copy_(b)
+  return plain
+
+
+def _jax_two_pass(kernel, ours, params, grads):
+  """(step, sync) for amos / sf_prodigy in JAX: ours through XLA FFI with state donated; the baseline the
+  same step in jax.numpy (jitted, params and state donated too)."""
+  import jax
+  import jax.numpy as jnp
+  from algoperf_kernels import jax_ops
+  xp = jnp
+  box = {'p': params}
+  zeros = lambda: [jnp.zeros_like(p) for p in params]
+  if kernel == 'amos':
+    box['s'] = (zeros(), zeros())
+    hyper = dict(beta1=B1, beta2=B2)
+
+    def f(p, st, g):
+      mu, nu = st
+      if ours:
+        (_, mu, nu), sums = jax_ops.apply('amos_sums', [g, mu, nu], hyper, dict(scale=1.0, v_prev=0.5, c_now=0.6))
+        g2 = sums[:, 0] / jnp.maximum(sums[:, 1], TINY)
+        new = jax_ops.apply('amos_step', [p, None, mu, nu], hyper,
+                            dict(scale=1.0, v_prev=0.0, v_hat=0.6, weight_decay=list(-1e-4 * g2), e=1e-3,
+                                 d=list(1.0 + 1e-3 * g2)))
+        return new[0], (mu, nu)
+      out = [_amos_plain(xp, *a) for a in zip(p, g, mu, nu)]
+      return [o[0] for o in out], ([o[1] for o in out], [o[2] for o in out])
+  else:
+    box['s'] = ([jnp.copy(p) for p in params], [jnp.copy(p) for p in params], zeros(), zeros())
+
+    def f(p, st, g):
+      x0, z, v, s = st
+      if ours:
+        new, sums = jax_ops.apply('prodigy_sums', [g, x0, z, v, s], dict(beta2=B2, sqrt_beta2=B2**0.5),
+                                  dict(vc=(1 - B2) * 1e-6, ddl=1e-6))
+        v, s = new[3], new[4]
+        tot = jnp.sum(sums, axis=0)
+        d_new = jnp.maximum(1e-6 * tot[0] / tot[1], 1e-3)
+        new = jax_ops.apply('prodigy_step', [p, g, z, v], {},
+                            dict(wd_dl=1e-7, step=d_new * 1e-3, eps_d=d_new * 1e-8, c=0.01, moved=1.0))
+        return new[0], (x0, new[2], v, s)
+      xs, zs, vs, ss = _prodigy_plain(xp, p, g, x0, z, v, s)
+      return xs, (x0, zs, vs, ss)
+  inner = jax.jit(f, donate_argnums=(0, 1))
+
+  def step():
+    box['p'], box['s'] = inner(box['p'], box['s'], grads)
+    return box['p']
+  return step, lambda out: jax.block_until_ready(out)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -219,6 +353,8 @@ def jax_case(kernel, variant, shapes, device='cpu'):
   grads = [put(rng.standard_normal(s, dtype=np.float32)) for s in shapes]
   sync = lambda out: jax.block_until_ready(out)
   box = {}
+  if kernel in ('amos', 'sf_prodigy'):
+    return _jax_two_pass(kernel, variant == 'ours', params, grads)
 
   if kernel == 'ema':
     emas = [jnp.copy(p).astype(jnp.float32) for p in params]
@@ -292,7 +428,8 @@ JAX_VARIANTS = {'adamw': ('ours', 'ours_dropin', 'ours_dropin_apply', 'optax', '
                 'nadamw': ('ours', 'ours_dropin', 'ours_dropin_apply', 'optax', 'optax_donated'),
                 'sgd_nesterov': ('ours', 'optax', 'optax_donated'),
                 'sf_adamw': ('optax', 'optax_donated'),
-                'ema': ('ours', 'optax'), 'lawa_push': (), 'adamg': ('ours', 'optax', 'optax_donated')}
+                'ema': ('ours', 'optax'), 'lawa_push': (), 'adamg': ('ours', 'optax', 'optax_donated'),
+                'amos': ('ours', 'optax_donated'), 'sf_prodigy': ('ours', 'optax_donated')}
 
 
 # ----------------------------------------------------------------------------------------------

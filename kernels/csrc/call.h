@@ -19,7 +19,11 @@ enum class OpKind : int {
   kSinv6 = 9,      // Sinv6's relative Adam-style step       lists p g m rms
   kAdamG = 10,     // AdamG                                  lists p g m v n [master]
   kAdamUpdate = 11, // optax drop-in AdamW: the update over g   lists p g/u m v (p read only)
-  kNumOps = 12,
+  kAmosSums = 12,   // Amos pass 1: moments + per-tensor sums  lists g mu nu          (fp32; per-tensor dyn)
+  kAmosStep = 13,   // Amos pass 2: the parameter step         lists p g mu nu        (fp32; per-tensor dyn)
+  kProdigySums = 14, // SF Prodigy pass 1: v, s + two sums     lists g x0 z v s       (fp32)
+  kProdigyStep = 15, // SF Prodigy pass 2: z step, x average   lists x g z v          (fp32)
+  kNumOps = 16,
 };
 
 enum : uint32_t {
@@ -28,6 +32,7 @@ enum : uint32_t {
   kFlagRoot = 4u,       // Adam: NadamP (v/bc2)^(1/p) instead of sqrt (p != 2)
   kFlagMomentum = 8u,   // graft: keep a filtered gradient m (b1 != 0)
   kFlagWriteMt = 16u,   // graft: also write the bias-corrected filtered gradient
+  kFlagReduced = 32u,   // Amos: style "reduced" (nu and b one scalar per tensor) instead of "adam"
 };
 
 struct Call {
@@ -41,8 +46,11 @@ struct Call {
   int n_hyper = 0;
   const double* dyn = nullptr;    // per-step scalars (host); the CUDA capturable path reads floats on the device
   int n_dyn = 0;
-  double* sums = nullptr;         // graft: per-tensor sum of d^2 (n doubles, backend's memory)
-  double* partials = nullptr;     // graft on CUDA: per-chunk workspace (num_chunks doubles, device)
+  // Reducing ops (graft, amos_sums, prodigy_sums): S sums per tensor, sums[t * S + j] (n * S doubles,
+  // backend's memory); on CUDA also a per-chunk workspace (num_chunks * S doubles, device).
+  // Ops with per-tensor scalars (amos_*) take n_dyn = n * expected_dyn(op), row t for tensor t.
+  double* sums = nullptr;
+  double* partials = nullptr;
 };
 
 // Expected hyper-parameter and per-step scalar counts of each op (list masks: op_info.h).
@@ -54,6 +62,9 @@ inline int expected_hyper(OpKind op) {
     case OpKind::kGraft: return 3;
     case OpKind::kSinv6: return 5;
     case OpKind::kAdamG: return 6;
+    case OpKind::kAmosSums: return 2;      // b1, b2
+    case OpKind::kAmosStep: return 2;      // b1, b2
+    case OpKind::kProdigySums: return 2;   // b2, sqrt(b2)
     default: return 0;
   }
 }
@@ -65,8 +76,15 @@ inline int expected_dyn(OpKind op) {
     case OpKind::kLawaPush: return 0;
     case OpKind::kAdamG: return 2;
     case OpKind::kAdamUpdate: return 8;  // lr, step, b1, b2, eps, eps_root, wd, power (traceable in JAX)
+    case OpKind::kAmosSums: return 3;     // per tensor: scale, c_prev (adam) / v_prev (reduced), c_now
+    case OpKind::kAmosStep: return 6;     // per tensor: scale, v_prev, c_now (adam) / v_hat (reduced), wd, E, D
+    case OpKind::kProdigySums: return 2;  // (1-b2) d^2, d dl
+    case OpKind::kProdigyStep: return 5;  // wd dl, d_new dl, d_new eps, c, moved (0: leave x and z)
     default: return 1;  // swap/EMA weight, scale, graft step, triad scalar
   }
 }
+
+// Ops whose per-step scalars differ per tensor: dyn holds n rows of expected_dyn(op) values.
+inline bool per_tensor_dyn(OpKind op) { return op == OpKind::kAmosSums || op == OpKind::kAmosStep; }
 
 }  // namespace apk

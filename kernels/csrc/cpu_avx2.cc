@@ -37,6 +37,15 @@ inline F8 vpow(F8 a, float e) {
   return _mm256_load_ps(t);
 }
 
+inline F8 vmax(F8 a, F8 b) { return _mm256_max_ps(b.x, a.x); }  // b > a ? b : a; a NaN a stays (as scalar vmax)
+// amos_rho lane-wise: v_prev > 0 ? max(g2 / (v_prev / omb2), 1) : 1 (same bits as the scalar form).
+inline F8 amos_rho(F8 g2, F8 v_prev, float omb2) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  const __m256 q = _mm256_div_ps(g2.x, _mm256_div_ps(v_prev.x, _mm256_set1_ps(omb2)));
+  const __m256 m = _mm256_max_ps(one, q);  // 1 > q ? 1 : q; NaN q stays
+  return _mm256_blendv_ps(one, m, _mm256_cmp_ps(v_prev.x, _mm256_setzero_ps(), _CMP_GT_OQ));
+}
+
 inline F8 load_h(const uint16_t* p) {
   const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
   return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
@@ -61,21 +70,38 @@ struct VecIO {
   char* const* base;
   int64_t i;
   Lanes* acc;
-  __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();  // lanes 0-3, 4-7
+  __m256d lo[kMaxSums] = {_mm256_setzero_pd(), _mm256_setzero_pd()};  // per sum: lanes 0-3
+  __m256d hi[kMaxSums] = {_mm256_setzero_pd(), _mm256_setzero_pd()};  // lanes 4-7
   V ld(int l) const { return _mm256_loadu_ps(reinterpret_cast<const float*>(base[l]) + i); }
   V ld_h(int l) const { return load_h(reinterpret_cast<const uint16_t*>(base[l]) + i); }
   void st(int l, V x) const { _mm256_storeu_ps(reinterpret_cast<float*>(base[l]) + i, x.x); }
   void st_h(int l, V x) const { store_h(reinterpret_cast<uint16_t*>(base[l]) + i, x); }
-  void acc_sq(V x) {
-    const __m256d a = _mm256_cvtps_pd(_mm256_castps256_ps128(x.x));
-    const __m256d b = _mm256_cvtps_pd(_mm256_extractf128_ps(x.x, 1));
-    lo = _mm256_fmadd_pd(a, a, lo);
-    hi = _mm256_fmadd_pd(b, b, hi);
+  static __m256d lo_pd(V x) { return _mm256_cvtps_pd(_mm256_castps256_ps128(x.x)); }
+  static __m256d hi_pd(V x) { return _mm256_cvtps_pd(_mm256_extractf128_ps(x.x, 1)); }
+  static __m256d abs_pd(__m256d x) { return _mm256_andnot_pd(_mm256_set1_pd(-0.0), x); }
+  void acc_sq(int j, V x) {
+    const __m256d a = lo_pd(x), b = hi_pd(x);
+    lo[j] = _mm256_fmadd_pd(a, a, lo[j]);
+    hi[j] = _mm256_fmadd_pd(b, b, hi[j]);
+  }
+  void acc_add(int j, V x) {
+    lo[j] = _mm256_add_pd(lo[j], lo_pd(x));
+    hi[j] = _mm256_add_pd(hi[j], hi_pd(x));
+  }
+  void acc_abs(int j, V x) {
+    lo[j] = _mm256_add_pd(lo[j], abs_pd(lo_pd(x)));
+    hi[j] = _mm256_add_pd(hi[j], abs_pd(hi_pd(x)));
+  }
+  void acc_mul(int j, V a, V b) {
+    lo[j] = _mm256_fmadd_pd(lo_pd(a), lo_pd(b), lo[j]);
+    hi[j] = _mm256_fmadd_pd(hi_pd(a), hi_pd(b), hi[j]);
   }
   // Hands the vector lanes to the scalar tail, which continues each lane in index order.
   void spill() {
-    _mm256_storeu_pd(acc->lane, lo);
-    _mm256_storeu_pd(acc->lane + 4, hi);
+    for (int j = 0; j < kMaxSums; ++j) {
+      _mm256_storeu_pd(acc->lane[j], lo[j]);
+      _mm256_storeu_pd(acc->lane[j] + 4, hi[j]);
+    }
   }
 };
 

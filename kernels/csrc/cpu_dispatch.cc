@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "kernels/csrc/cpu_backend.h"
+#include "kernels/csrc/op_info.h"
 
 namespace apk::cpu {
 namespace {
@@ -49,14 +50,16 @@ std::string run(const Call& c) {
       items.push_back({t, off, left < kChunk ? left : kChunk});
     }
   }
-  const bool reduce = c.op == OpKind::kGraft;
-  std::vector<double> partials(reduce ? items.size() : 0);
+  const int ns = op_info(c.op, c.flags).num_sums;
+  std::vector<double> partials(items.size() * ns);
   auto* fn = (has_avx2() && !g_force_generic.load()) ? &avx2::run : &generic::run;
-  fn(c, items.data(), static_cast<int64_t>(items.size()), reduce ? partials.data() : nullptr,
+  fn(c, items.data(), static_cast<int64_t>(items.size()), ns ? partials.data() : nullptr,
      total >= kParallelMin && items.size() > 1);
-  if (reduce) {
-    for (int64_t t = 0; t < c.n; ++t) c.sums[t] = 0.0;
-    for (size_t j = 0; j < items.size(); ++j) c.sums[items[j].t] += partials[j];  // index order
+  if (ns) {
+    for (int64_t t = 0; t < c.n * ns; ++t) c.sums[t] = 0.0;
+    for (size_t w = 0; w < items.size(); ++w) {  // index order
+      for (int j = 0; j < ns; ++j) c.sums[items[w].t * ns + j] += partials[w * ns + j];
+    }
   }
   return {};
 }

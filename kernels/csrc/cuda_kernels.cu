@@ -30,7 +30,8 @@ struct Meta {
   static constexpr int kTensors = plan::max_tensors(D);
   void* addr[D][kTensors];
   int64_t size[kTensors];
-  int chunk_base[kTensors];  // graft: global chunk index of the slot's chunk 0
+  int chunk_base[kTensors];  // reducing ops: global chunk index of the slot's chunk 0
+  int tensor[kTensors];      // per-tensor ops: the slot's tensor index (its row of scalars)
   unsigned char block_slot[kMaxBlocks];
   int block_chunk[kMaxBlocks];
 };
@@ -44,14 +45,19 @@ struct RegIO {
   using V = float;
   float (*r)[kILP];
   int ii;
-  double* acc;
+  double* acc;  // kMaxSums accumulators
   __host__ __device__ __forceinline__ float ld(int l) const { return r[l][ii]; }
   __host__ __device__ __forceinline__ float ld_h(int l) const { return r[l][ii]; }
   __host__ __device__ __forceinline__ void st(int l, float x) const { r[l][ii] = x; }
   __host__ __device__ __forceinline__ void st_h(int l, float x) const { r[l][ii] = x; }
-  __host__ __device__ __forceinline__ void acc_sq(float x) const {
+  __host__ __device__ __forceinline__ void acc_sq(int j, float x) const {
     const double d = static_cast<double>(x);
-    *acc = fma(d, d, *acc);
+    acc[j] = fma(d, d, acc[j]);
+  }
+  __host__ __device__ __forceinline__ void acc_add(int j, float x) const { acc[j] += static_cast<double>(x); }
+  __host__ __device__ __forceinline__ void acc_abs(int j, float x) const { acc[j] += fabs(static_cast<double>(x)); }
+  __host__ __device__ __forceinline__ void acc_mul(int j, float a, float b) const {
+    acc[j] = fma(static_cast<double>(a), static_cast<double>(b), acc[j]);
   }
 };
 
@@ -63,11 +69,12 @@ __device__ __forceinline__ bool is_half(int l) {
 template <class Op, bool kCapt>
 __global__ void __launch_bounds__(kBlock)
     mta_kernel(Meta<Op::kDepth> meta, typename Op::Coeffs k, HyperArgs hy, const float* dyn,
-               double* partials) {
+               double* partials, int dyn_stride) {
   constexpr int D = Op::kDepth;
   constexpr unsigned kUsed = Op::kRead | Op::kWrite;
-  if constexpr (kCapt) k = Op::derive(hy.h, dyn);
+  constexpr int NS = NumSums<Op>::value;
   const int slot = meta.block_slot[blockIdx.x];
+  if constexpr (kCapt) k = Op::derive(hy.h, dyn + static_cast<int64_t>(meta.tensor[slot]) * dyn_stride);
   const int64_t chunk = meta.block_chunk[blockIdx.x];
   const int64_t off = chunk * kChunk;
   const int64_t left = meta.size[slot] - off;
@@ -84,7 +91,7 @@ __global__ void __launch_bounds__(kBlock)
   }
 
   float r[D][kILP];
-  double acc = 0.0;
+  double acc[kMaxSums] = {0.0, 0.0};
   if (aligned) {
     for (int64_t i = static_cast<int64_t>(threadIdx.x) * kILP; i < n; i += static_cast<int64_t>(blockDim.x) * kILP) {
 #pragma unroll
@@ -106,7 +113,7 @@ __global__ void __launch_bounds__(kBlock)
       }
 #pragma unroll
       for (int ii = 0; ii < kILP; ++ii) {
-        RegIO<D> io{r, ii, &acc};
+        RegIO<D> io{r, ii, acc};
         Op::apply(io, k);
       }
 #pragma unroll
@@ -140,7 +147,7 @@ __global__ void __launch_bounds__(kBlock)
       for (int ii = 0; ii < kILP; ++ii) {
         const int64_t i = i0 + threadIdx.x + static_cast<int64_t>(ii) * blockDim.x;
         if (i >= n) continue;
-        RegIO<D> io{r, ii, &acc};
+        RegIO<D> io{r, ii, acc};
         Op::apply(io, k);
       }
 #pragma unroll
@@ -160,13 +167,17 @@ __global__ void __launch_bounds__(kBlock)
   if constexpr (Op::kReduce) {
     // Fixed tree over the block: deterministic for a fixed launch shape.
     __shared__ double s[kBlock];
-    s[threadIdx.x] = acc;
-    __syncthreads();
-    for (int stride = kBlock / 2; stride > 0; stride /= 2) {
-      if (static_cast<int>(threadIdx.x) < stride) s[threadIdx.x] += s[threadIdx.x + stride];
+#pragma unroll
+    for (int j = 0; j < NS; ++j) {
+      s[threadIdx.x] = acc[j];
+      __syncthreads();
+      for (int stride = kBlock / 2; stride > 0; stride /= 2) {
+        if (static_cast<int>(threadIdx.x) < stride) s[threadIdx.x] += s[threadIdx.x + stride];
+        __syncthreads();
+      }
+      if (threadIdx.x == 0) partials[(meta.chunk_base[slot] + chunk) * NS + j] = s[0];
       __syncthreads();
     }
-    if (threadIdx.x == 0) partials[meta.chunk_base[slot] + chunk] = s[0];
   }
 }
 
@@ -176,19 +187,24 @@ struct Segs {
   int out[kSegMax];
 };
 
-// sums[out[b]] = sum of partials[start[b] .. start[b]+count[b]) in a fixed order.
-__global__ void __launch_bounds__(kSegBlock) segment_sum(Segs s, const double* partials, double* sums) {
+// sums[out[b] * ns + j] = sum of partials[(start[b] + i) * ns + j], i < count[b], in a fixed order.
+__global__ void __launch_bounds__(kSegBlock) segment_sum(Segs s, const double* partials, double* sums, int ns, int jj) {
   __shared__ double sh[kSegBlock];
   const int b = blockIdx.x;
   double a = 0.0;
-  for (int j = threadIdx.x; j < s.count[b]; j += kSegBlock) a += partials[s.start[b] + j];
+  for (int j = threadIdx.x; j < s.count[b]; j += kSegBlock) a += partials[static_cast<int64_t>(s.start[b] + j) * ns + jj];
   sh[threadIdx.x] = a;
   __syncthreads();
   for (int stride = kSegBlock / 2; stride > 0; stride /= 2) {
     if (static_cast<int>(threadIdx.x) < stride) sh[threadIdx.x] += sh[threadIdx.x + stride];
     __syncthreads();
   }
-  if (threadIdx.x == 0) sums[s.out[b]] = sh[0];
+  if (threadIdx.x == 0) sums[static_cast<int64_t>(s.out[b]) * ns + jj] = sh[0];
+}
+
+__global__ void to_f32(const double* in, float* out, int64_t n) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) out[i] = static_cast<float>(in[i]);
 }
 
 std::string err(cudaError_t e, const char* what) {
@@ -206,8 +222,12 @@ struct Launcher {
     constexpr int D = Op::kDepth;
     static_assert(sizeof(Meta<D>) + sizeof(typename Op::Coeffs) + sizeof(HyperArgs) + 2 * sizeof(void*) <= 4000,
                   "kernel parameters must fit CUDA's 4 KB limit");
+    constexpr int NS = NumSums<Op>::value;
+    const bool per_tensor = per_tensor_dyn(c.op);
+    if (per_tensor && !dyn_device) return "ops with per-tensor scalars need them in device memory on CUDA";
     typename Op::Coeffs k{};
     if (!dyn_device) k = Op::derive(c.hyper, c.dyn);
+    const int dyn_stride = per_tensor ? expected_dyn(c.op) : 0;
     HyperArgs hy{};
     for (int j = 0; j < c.n_hyper && j < 8; ++j) hy.h[j] = c.hyper[j];
     const std::vector<int64_t> bases = plan::chunk_bases(c.sizes, c.n);
@@ -219,6 +239,7 @@ struct Launcher {
         for (int j = 0; j < D; ++j) meta.addr[j][s] = reinterpret_cast<void*>(static_cast<uintptr_t>(c.ptrs[j * c.n + t]));
         meta.size[s] = c.sizes[t];
         meta.chunk_base[s] = static_cast<int>(bases[t]);
+        meta.tensor[s] = static_cast<int>(t);
       }
       for (size_t b = 0; b < l.blocks.size(); ++b) {
         meta.block_slot[b] = static_cast<unsigned char>(l.blocks[b].slot);
@@ -226,9 +247,9 @@ struct Launcher {
       }
       const dim3 grid(static_cast<unsigned>(l.blocks.size()));
       if (dyn_device) {
-        mta_kernel<Op, true><<<grid, kBlock, 0, stream>>>(meta, k, hy, dyn_device, c.partials);
+        mta_kernel<Op, true><<<grid, kBlock, 0, stream>>>(meta, k, hy, dyn_device, c.partials, dyn_stride);
       } else {
-        mta_kernel<Op, false><<<grid, kBlock, 0, stream>>>(meta, k, hy, nullptr, c.partials);
+        mta_kernel<Op, false><<<grid, kBlock, 0, stream>>>(meta, k, hy, nullptr, c.partials, 0);
       }
       if (cudaError_t e = cudaGetLastError(); e != cudaSuccess) return err(e, "multi-tensor launch");
     }
@@ -241,8 +262,10 @@ struct Launcher {
           s.count[j] = static_cast<int>(bases[t0 + j + 1] - bases[t0 + j]);
           s.out[j] = static_cast<int>(t0 + j);
         }
-        segment_sum<<<static_cast<unsigned>(cnt), kSegBlock, 0, stream>>>(s, c.partials, c.sums);
-        if (cudaError_t e = cudaGetLastError(); e != cudaSuccess) return err(e, "segment sum launch");
+        for (int j = 0; j < NS; ++j) {
+          segment_sum<<<static_cast<unsigned>(cnt), kSegBlock, 0, stream>>>(s, c.partials, c.sums, NS, j);
+          if (cudaError_t e = cudaGetLastError(); e != cudaSuccess) return err(e, "segment sum launch");
+        }
       }
     }
     return {};
@@ -275,6 +298,13 @@ std::string run(const Call& c, void* stream, int device, const float* dyn_device
   std::string out = dispatch_op(c, l);
   if (device >= 0 && prev != device) cudaSetDevice(prev);
   return out;
+}
+
+std::string sums_to_f32(const double* in, float* out, int64_t n, void* stream) {
+  if (n <= 0) return {};
+  to_f32<<<static_cast<unsigned>((n + 255) / 256), 256, 0, static_cast<cudaStream_t>(stream)>>>(in, out, n);
+  const cudaError_t e = cudaGetLastError();
+  return e == cudaSuccess ? std::string() : err(e, "sums conversion launch");
 }
 
 std::string copy_async(void* dst, const void* src, size_t bytes, void* stream) {

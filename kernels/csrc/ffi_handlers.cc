@@ -8,6 +8,10 @@
 // one buffer read and written; safe because every backend loads an element before storing it, in
 // the same thread).
 // Attributes (fixed per compiled step): op, flags, n and the hyper-parameters.
+// Reducing ops (amos_sums, prodigy_sums, graft) return two more results after the lists: the sums as a
+// float32 vector of n * num_sums (sums[t * num_sums + j], accumulated in double and rounded once; XLA
+// needs no float64), then a float32 workspace of at least 2 * (chunks + n) * num_sums elements that
+// holds the CUDA backend's float64 partials and sums (unused on the CPU).
 #include "kernels/csrc/ffi_handlers.h"
 
 #include <cstring>
@@ -17,6 +21,7 @@
 #include "kernels/csrc/call.h"
 #include "kernels/csrc/cpu_backend.h"
 #include "kernels/csrc/cuda_backend.h"
+#include "kernels/csrc/launch_plan.h"
 #include "kernels/csrc/op_info.h"
 #include "xla/ffi/api/ffi.h"
 
@@ -37,7 +42,6 @@ ffi::Error apply(bool on_gpu, void* stream, ffi::AnyBuffer dyn, ffi::RemainingAr
   c.flags = static_cast<uint32_t>(flags);
   const OpInfo info = op_info(c.op, c.flags);
   if (!info.valid()) return invalid("unknown op");
-  if (info.reduce) return invalid("reductions (graft) are not available through XLA FFI");
   if (n <= 0) return invalid("empty tensor list");
   c.depth = info.depth;
   c.n = n;
@@ -66,7 +70,8 @@ ffi::Error apply(bool on_gpu, void* stream, ffi::AnyBuffer dyn, ffi::RemainingAr
   } else if (args.size() != static_cast<size_t>(inputs * n)) {
     return invalid("operand count does not match op and n");
   }
-  if (rets.size() != static_cast<size_t>(writes * n)) return invalid("result count does not match op and n");
+  const size_t extra = info.reduce ? 2 : 0;
+  if (rets.size() != static_cast<size_t>(writes * n) + extra) return invalid("result count does not match op and n");
 
   std::vector<uint64_t> ptrs(static_cast<size_t>(c.depth * n), 0);
   std::vector<int64_t> sizes(static_cast<size_t>(n), -1);
@@ -74,7 +79,7 @@ ffi::Error apply(bool on_gpu, void* stream, ffi::AnyBuffer dyn, ffi::RemainingAr
   for (int l = 0; l < c.depth; ++l) {
     const bool rd = (used >> l) & 1u, wr = (info.write >> l) & 1u;
     const ffi::DataType want = ((info.half >> l) & 1u) ? ffi::DataType::BF16 : ffi::DataType::F32;
-    for (int64_t t = 0; t < n; ++t) {
+    for (int64_t t = 0; t < n && (rd || wr); ++t) {  // lists the op does not use stay null
       void* in = nullptr;
       void* out = nullptr;
       size_t count = 0, bytes = 0;
@@ -116,9 +121,41 @@ ffi::Error apply(bool on_gpu, void* stream, ffi::AnyBuffer dyn, ffi::RemainingAr
   }
   c.ptrs = ptrs.data();
   c.sizes = sizes.data();
+  float* sums_out = nullptr;
+  std::vector<double> host_sums;
+  const int64_t n_sums = n * info.num_sums;
+  if (info.reduce) {
+    auto so = rets.get<ffi::AnyBuffer>(static_cast<size_t>(writes * n));
+    auto wo = rets.get<ffi::AnyBuffer>(static_cast<size_t>(writes * n) + 1);
+    if (so.has_error()) return so.error();
+    if (wo.has_error()) return wo.error();
+    ffi::AnyBuffer sb = **so, wb = **wo;
+    if (sb.element_type() != ffi::DataType::F32 || static_cast<int64_t>(sb.element_count()) != n_sums) {
+      return invalid("the sums result must be float32 with n * num_sums elements");
+    }
+    sums_out = static_cast<float*>(sb.untyped_data());
+    if (on_gpu) {
+      int64_t chunks = 0;
+      for (int64_t t = 0; t < n; ++t) chunks += (sizes[t] + plan::kCudaChunk - 1) / plan::kCudaChunk;
+      const int64_t need = (chunks + n) * info.num_sums * static_cast<int64_t>(sizeof(double));
+      if (static_cast<int64_t>(wb.size_bytes()) < need) return invalid("the reduction workspace result is too small");
+      c.sums = static_cast<double*>(wb.untyped_data());
+      c.partials = c.sums + n_sums;
+    } else {
+      host_sums.assign(static_cast<size_t>(n_sums), 0.0);
+      c.sums = host_sums.data();
+    }
+  }
   if (const char* e = check_call_shape(c); *e) return invalid(e);
-  const std::string e = on_gpu ? cuda::run(c, stream, -1, static_cast<const float*>(dyn.untyped_data()))
-                               : cpu::run(c);
+  std::string e = on_gpu ? cuda::run(c, stream, -1, static_cast<const float*>(dyn.untyped_data()))
+                         : cpu::run(c);
+  if (e.empty() && info.reduce) {
+    if (on_gpu) {
+      e = cuda::sums_to_f32(c.sums, sums_out, n_sums, stream);
+    } else {
+      for (int64_t j = 0; j < n_sums; ++j) sums_out[j] = static_cast<float>(host_sums[static_cast<size_t>(j)]);
+    }
+  }
   if (!e.empty()) return ffi::Error(ffi::ErrorCode::kInternal, e);
   return ffi::Error::Success();
 }

@@ -42,7 +42,7 @@ void apply(int op, uint32_t flags, int depth, int64_t n, uintptr_t ptrs, uintptr
   c.partials = reinterpret_cast<double*>(partials);
   if (c.ptrs == nullptr || c.sizes == nullptr) throw py::value_error("null pointer or size table");
   if (dyn_device != 0) {
-    const int want = expected_dyn(c.op);
+    const int want = expected_dyn(c.op) * static_cast<int>(per_tensor_dyn(c.op) ? n : 1);
     if (c.n_dyn != 0 && c.n_dyn != want) throw py::value_error("wrong number of per-step scalars for this op");
     c.n_dyn = want;  // read on the device
   }
@@ -52,7 +52,9 @@ void apply(int op, uint32_t flags, int depth, int64_t n, uintptr_t ptrs, uintptr
     py::gil_scoped_release release;
     err = cpu::run(c);
   } else if (device == "cuda") {
-    if (c.op == OpKind::kGraft && c.partials == nullptr) throw py::value_error("graft on CUDA needs a partials workspace");
+    if (op_info(c.op, c.flags).reduce && c.partials == nullptr) {
+      throw py::value_error("reducing ops on CUDA need a partials workspace");
+    }
     py::gil_scoped_release release;
     err = cuda::run(c, reinterpret_cast<void*>(stream), device_index, reinterpret_cast<const float*>(dyn_device));
   } else {
@@ -117,6 +119,8 @@ PYBIND11_MODULE(_C, m) {
     d["write"] = i.write;
     d["half"] = i.half;
     d["reduce"] = i.reduce;
+    d["num_sums"] = i.num_sums;
+    d["per_tensor_dyn"] = i.per_tensor_dyn;
     d["n_hyper"] = expected_hyper(static_cast<OpKind>(op));
     d["n_dyn"] = expected_dyn(static_cast<OpKind>(op));
     return d;
@@ -158,6 +162,10 @@ PYBIND11_MODULE(_C, m) {
   ops["sinv6"] = static_cast<int>(OpKind::kSinv6);
   ops["adamg"] = static_cast<int>(OpKind::kAdamG);
   ops["adam_update"] = static_cast<int>(OpKind::kAdamUpdate);
+  ops["amos_sums"] = static_cast<int>(OpKind::kAmosSums);
+  ops["amos_step"] = static_cast<int>(OpKind::kAmosStep);
+  ops["prodigy_sums"] = static_cast<int>(OpKind::kProdigySums);
+  ops["prodigy_step"] = static_cast<int>(OpKind::kProdigyStep);
   m.attr("OPS") = ops;
   py::dict flags;
   flags["bf16"] = static_cast<int>(kFlagBf16);
@@ -165,5 +173,6 @@ PYBIND11_MODULE(_C, m) {
   flags["root"] = static_cast<int>(kFlagRoot);
   flags["momentum"] = static_cast<int>(kFlagMomentum);
   flags["write_mt"] = static_cast<int>(kFlagWriteMt);
+  flags["reduced"] = static_cast<int>(kFlagReduced);
   m.attr("FLAGS") = flags;
 }

@@ -1,10 +1,12 @@
 // Per-op list layout and element glue around update_math.h, shared by the CPU and CUDA backends.
 //
 // An op reads and writes list elements through an IO object: io.ld(l) / io.st(l, x) for fp32
-// lists, io.ld_h(l) / io.st_h(l, x) for bf16 lists, io.acc_sq(x) for reductions. The backends
+// lists, io.ld_h(l) / io.st_h(l, x) for bf16 lists, io.acc*(j, ...) into sum j for reductions. The backends
 // supply the IO (AVX2 registers, scalars, CUDA registers). kRead/kWrite/kHalf are bit masks over
 // the lists so a backend can load exactly what is read and store exactly what is written.
 #pragma once
+
+#include <type_traits>
 
 #include "kernels/csrc/call.h"
 #include "kernels/csrc/update_math.h"
@@ -196,7 +198,7 @@ struct GraftOp {
     io.st(2, a);
     io.st(3, d);
     if constexpr (kWriteMt) io.st(4, mt);
-    io.acc_sq(d);
+    io.acc_sq(0, d);
   }
 };
 
@@ -287,6 +289,117 @@ struct AdamUpdateOp {
   }
 };
 
+// Lists: 0 g, 1 mu, 2 nu (fp32). Amos pass 1 (update_math.h); per-tensor dyn. Sums: style adam
+// mu^2 and v_hat; style reduced (kReduced) the clipped g^2 (mu and nu are not touched).
+template <bool kReduced>
+struct AmosSumsOp {
+  using Coeffs = AmosSumsCoeffs;
+  static constexpr int kDepth = 3;
+  static constexpr unsigned kHalf = 0u;
+  static constexpr unsigned kRead = kReduced ? bit(0) : bit(0) | bit(1) | bit(2);
+  static constexpr unsigned kWrite = kReduced ? 0u : bit(1) | bit(2);
+  static constexpr bool kReduce = true;
+  static constexpr int kNumSums = kReduced ? 1 : 2;
+  template <class D>
+  APK_HD Coeffs derive(const double* h, const D* dyn) { return derive_amos_sums(h, dyn); }
+  template <class IO>
+  APK_HD void apply(IO& io, const Coeffs& k) {
+    using V = typename IO::V;
+    if constexpr (kReduced) {
+      io.acc_add(0, amos_reduced_sums_elem(io.ld(0), k));
+    } else {
+      V mu = io.ld(1), nu = io.ld(2), v_hat = mu;
+      amos_adam_sums_elem(io.ld(0), mu, nu, v_hat, k);
+      io.st(1, mu);
+      io.st(2, nu);
+      io.acc_sq(0, mu);
+      io.acc_add(1, v_hat);
+    }
+  }
+};
+
+// Lists: 0 p, 1 g, 2 mu, 3 nu (fp32). Amos pass 2; per-tensor dyn. Style adam reads p, mu, nu and
+// writes p; style reduced reads p, g, mu and writes p, mu.
+template <bool kReduced>
+struct AmosStepOp {
+  using Coeffs = AmosStepCoeffs;
+  static constexpr int kDepth = 4;
+  static constexpr unsigned kHalf = 0u;
+  static constexpr unsigned kRead = kReduced ? bit(0) | bit(1) | bit(2) : bit(0) | bit(2) | bit(3);
+  static constexpr unsigned kWrite = kReduced ? bit(0) | bit(2) : bit(0);
+  static constexpr bool kReduce = false;
+  template <class D>
+  APK_HD Coeffs derive(const double* h, const D* dyn) { return derive_amos_step(h, dyn); }
+  template <class IO>
+  APK_HD void apply(IO& io, const Coeffs& k) {
+    using V = typename IO::V;
+    V p = io.ld(0), mu = io.ld(2);
+    if constexpr (kReduced) {
+      amos_reduced_step_elem(p, io.ld(1), mu, k);
+      io.st(2, mu);
+    } else {
+      amos_adam_step_elem(p, mu, io.ld(3), k);
+    }
+    io.st(0, p);
+  }
+};
+
+// Lists: 0 g, 1 x0, 2 z, 3 v, 4 s (fp32). Schedule-Free Prodigy pass 1. Sums: g (x0 - z), |s|.
+struct ProdigySumsOp {
+  using Coeffs = ProdigySumsCoeffs;
+  static constexpr int kDepth = 5;
+  static constexpr unsigned kHalf = 0u;
+  static constexpr unsigned kRead = bit(0) | bit(1) | bit(2) | bit(3) | bit(4);
+  static constexpr unsigned kWrite = bit(3) | bit(4);
+  static constexpr bool kReduce = true;
+  static constexpr int kNumSums = 2;
+  template <class D>
+  APK_HD Coeffs derive(const double* h, const D* dyn) { return derive_prodigy_sums(h, dyn); }
+  template <class IO>
+  APK_HD void apply(IO& io, const Coeffs& k) {
+    using V = typename IO::V;
+    const V g = io.ld(0);
+    V v = io.ld(3), s = io.ld(4);
+    prodigy_sums_elem(g, v, s, k);
+    io.st(3, v);
+    io.st(4, s);
+    io.acc_mul(0, g, vsub(io.ld(1), io.ld(2)));
+    io.acc_abs(1, s);
+  }
+};
+
+// Lists: 0 x, 1 g, 2 z, 3 v (fp32). Schedule-Free Prodigy pass 2 (a no-op when moved = 0).
+struct ProdigyStepOp {
+  using Coeffs = ProdigyStepCoeffs;
+  static constexpr int kDepth = 4;
+  static constexpr unsigned kHalf = 0u;
+  static constexpr unsigned kRead = bit(0) | bit(1) | bit(2) | bit(3);
+  static constexpr unsigned kWrite = bit(0) | bit(2);
+  static constexpr bool kReduce = false;
+  template <class D>
+  APK_HD Coeffs derive(const double* h, const D* dyn) { return derive_prodigy_step(h, dyn); }
+  template <class IO>
+  APK_HD void apply(IO& io, const Coeffs& k) {
+    using V = typename IO::V;
+    if (!k.moved) return;  // uniform over the call; nothing is stored, so x and z keep their bits
+    V x = io.ld(0), z = io.ld(2);
+    prodigy_step_elem(x, io.ld(1), z, io.ld(3), k);
+    io.st(0, x);
+    io.st(2, z);
+  }
+};
+
+// Sums per tensor of a reducing op: Op::kNumSums where it says, else 1 (graft) or 0.
+template <class Op, class = void>
+struct NumSums {
+  static constexpr int value = Op::kReduce ? 1 : 0;
+};
+template <class Op>
+struct NumSums<Op, std::void_t<decltype(Op::kNumSums)>> {
+  static constexpr int value = Op::kNumSums;
+};
+constexpr int kMaxSums = 2;
+
 // Turns runtime flags into template arguments: f.template run<Op<flags...>>().
 template <template <bool...> class Op, bool... kDone>
 struct BoolDispatch {
@@ -307,6 +420,7 @@ typename F::Result dispatch_op(const Call& c, F& f) {
   const bool h = (c.flags & kFlagBf16) != 0, nes = (c.flags & kFlagNesterov) != 0;
   const bool root = (c.flags & kFlagRoot) != 0, mom = (c.flags & kFlagMomentum) != 0;
   const bool wmt = (c.flags & kFlagWriteMt) != 0;
+  const bool red = (c.flags & kFlagReduced) != 0;
   switch (c.op) {
     case OpKind::kAdam: return BoolDispatch<AdamOp>::go(f, h, nes, root);
     case OpKind::kSfStep: return BoolDispatch<SfStepOp>::go(f, h);
@@ -320,6 +434,10 @@ typename F::Result dispatch_op(const Call& c, F& f) {
     case OpKind::kSinv6: return f.template run<Sinv6Op>();
     case OpKind::kAdamG: return BoolDispatch<AdamGOp>::go(f, h);
     case OpKind::kAdamUpdate: return BoolDispatch<AdamUpdateOp>::go(f, h, nes);
+    case OpKind::kAmosSums: return BoolDispatch<AmosSumsOp>::go(f, red);
+    case OpKind::kAmosStep: return BoolDispatch<AmosStepOp>::go(f, red);
+    case OpKind::kProdigySums: return f.template run<ProdigySumsOp>();
+    case OpKind::kProdigyStep: return f.template run<ProdigyStepOp>();
     default: return f.bad_op();
   }
 }

@@ -15,6 +15,7 @@ struct InfoQuery {
     i.write = Op::kWrite;
     i.half = Op::kHalf;
     i.reduce = Op::kReduce;
+    i.num_sums = NumSums<Op>::value;
     return i;
   }
   OpInfo bad_op() { return OpInfo{}; }
@@ -27,7 +28,9 @@ OpInfo op_info(OpKind op, uint32_t flags) {
   c.op = op;
   c.flags = flags;
   InfoQuery q;
-  return dispatch_op(c, q);
+  OpInfo i = dispatch_op(c, q);
+  i.per_tensor_dyn = per_tensor_dyn(op);
+  return i;
 }
 
 const char* check_call_shape(const Call& c) {
@@ -35,7 +38,8 @@ const char* check_call_shape(const Call& c) {
   if (!info.valid()) return "unknown op";
   if (c.depth != info.depth) return "wrong number of tensor lists for this op";
   if (c.n_hyper != expected_hyper(c.op)) return "wrong number of hyper-parameters for this op";
-  if (c.n_dyn != expected_dyn(c.op)) return "wrong number of per-step scalars for this op";
+  const int64_t want_dyn = expected_dyn(c.op) * (info.per_tensor_dyn ? c.n : 1);
+  if (c.n_dyn != want_dyn) return "wrong number of per-step scalars for this op (per-tensor ops: one row per tensor)";
   if (c.n <= 0) return "empty tensor list";
   if (info.reduce && c.sums == nullptr) return "this op needs an output buffer for the per-tensor sums";
   const unsigned used = info.read | info.write;

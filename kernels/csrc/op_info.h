@@ -9,6 +9,8 @@ struct OpInfo {
   int depth = -1;
   unsigned read = 0, write = 0, half = 0;
   bool reduce = false;
+  int num_sums = 0;             // sums per tensor of a reducing op (sums[t * num_sums + j])
+  bool per_tensor_dyn = false;  // dyn holds one row of scalars per tensor
   bool valid() const { return depth > 0; }
 };
 

@@ -451,4 +451,152 @@ APK_HD V adam_update_elem(V p, V g, V& m, V& v, const AdamUpdateCoeffs& k) {
   return vfma(V(k.neg_lr_wd), p, vdiv(vmul(V(k.neg_step), num), den));
 }
 
+
+// ---------------------------------------------------------------------------------------------
+// Two-pass ops (reductions): Amos (submissions.md §2.7) and Schedule-Free Prodigy (§2.11). Pass 1
+// updates the moments and returns per-tensor sums (in double, fixed order); the caller turns them
+// into scalars (Amos: one set per tensor; Prodigy: d) and pass 2 applies the element-wise step.
+// Each formula follows the plain framework path's op order (submissions/common/amos_rules.py,
+// prodigy.py), every multiply and add rounded once: no FMAs, so these agree with the plain path to
+// ~1e-7, not bit for bit (XLA and torch may reassociate their float32 sums).
+
+// max(a, b) as jnp.maximum / torch.maximum: a NaN a stays NaN.
+APK_HD float vmax(float a, float b) { return b > a ? b : a; }
+
+// Amos's nu-clip ratio: rho = max(g^2 / (v_prev / (1-b2)), 1) where v_prev > 0, else 1.
+APK_HD float amos_rho(float g2, float v_prev, float omb2) {
+  if (!(v_prev > 0.0f)) return 1.0f;
+  const float q = vdiv(g2, vdiv(v_prev, omb2));
+  return 1.0f > q ? 1.0f : q;
+}
+
+// Amos pass 1. hyper: b1, b2. dyn (per tensor): scale (global-norm clip), c_prev (style adam: v_prev =
+// c_prev nu per element) or v_prev (style reduced: nu is one scalar), c_now.
+//   g <- g scale;  rho = amos_rho(g^2, v_prev);  gc = g / sqrt(rho);  g2 = g^2 / rho
+//   adam:    mu = (1-b1) gc + b1 mu;  nu = b2 nu + g2;  sums: mu^2, c_now nu
+//   reduced: sums: g2
+enum { kAmosB1, kAmosB2, kAmosNumHyper };
+enum { kAmosSumScale, kAmosSumVPrev, kAmosSumCNow, kAmosSumNumDyn };
+struct AmosSumsCoeffs {
+  float b1, omb1, b2, omb2, scale, v_prev, c_now;
+};
+template <class D>
+APK_HD AmosSumsCoeffs derive_amos_sums(const double* h, const D* dyn) {
+  AmosSumsCoeffs k;
+  k.b1 = static_cast<float>(h[kAmosB1]);
+  k.omb1 = static_cast<float>(1.0 - h[kAmosB1]);
+  k.b2 = static_cast<float>(h[kAmosB2]);
+  k.omb2 = static_cast<float>(1.0 - h[kAmosB2]);
+  k.scale = static_cast<float>(dyn[kAmosSumScale]);
+  k.v_prev = static_cast<float>(dyn[kAmosSumVPrev]);
+  k.c_now = static_cast<float>(dyn[kAmosSumCNow]);
+  return k;
+}
+// Style adam: updates mu and nu; returns mu (for mu^2) and v_hat = c_now nu through the arguments.
+template <class V>
+APK_HD void amos_adam_sums_elem(V g, V& mu, V& nu, V& v_hat, const AmosSumsCoeffs& k) {
+  g = vmul(g, V(k.scale));
+  const V gg = vmul(g, g);
+  const V rho = amos_rho(gg, vmul(V(k.v_prev), nu), k.omb2);
+  const V gc = vdiv(g, vsqrt(rho));
+  mu = vadd(vmul(V(k.omb1), gc), vmul(V(k.b1), mu));
+  nu = vadd(vmul(V(k.b2), nu), vdiv(gg, rho));
+  v_hat = vmul(V(k.c_now), nu);
+}
+// Style reduced: returns the clipped g^2.
+template <class V>
+APK_HD V amos_reduced_sums_elem(V g, const AmosSumsCoeffs& k) {
+  g = vmul(g, V(k.scale));
+  const V gg = vmul(g, g);
+  return vdiv(gg, amos_rho(gg, V(k.v_prev), k.omb2));
+}
+
+// Amos pass 2. hyper: b1, b2. dyn (per tensor): scale, v_prev (reduced), c_now (adam) or v_hat (reduced;
+// already max(., tiny)), wd, E = eta xi_t, D = 1 + eta s l2r b_v  (the per-tensor scalars of amos_rules).
+//   adam:    u = mu / sqrt(max(c_now nu, tiny));            p <- p + (wd p - E u) / D
+//   reduced: u = gc / sqrt(v_hat) (gc as pass 1);  mu <- (1-b1) (wd p - E u) / D + b1 mu;  p <- p + mu
+enum { kAmosStepScale, kAmosStepVPrev, kAmosStepVHat, kAmosStepWd, kAmosStepE, kAmosStepD, kAmosStepNumDyn };
+constexpr float kAmosTiny = 1.17549435e-38f;  // float32's smallest normal (jnp.finfo(float32).tiny)
+struct AmosStepCoeffs {
+  float b1, omb1, omb2, scale, v_prev, v_hat, wd, e, d;
+};
+template <class D>
+APK_HD AmosStepCoeffs derive_amos_step(const double* h, const D* dyn) {
+  AmosStepCoeffs k;
+  k.b1 = static_cast<float>(h[kAmosB1]);
+  k.omb1 = static_cast<float>(1.0 - h[kAmosB1]);
+  k.omb2 = static_cast<float>(1.0 - h[kAmosB2]);
+  k.scale = static_cast<float>(dyn[kAmosStepScale]);
+  k.v_prev = static_cast<float>(dyn[kAmosStepVPrev]);
+  k.v_hat = static_cast<float>(dyn[kAmosStepVHat]);
+  k.wd = static_cast<float>(dyn[kAmosStepWd]);
+  k.e = static_cast<float>(dyn[kAmosStepE]);
+  k.d = static_cast<float>(dyn[kAmosStepD]);
+  return k;
+}
+template <class V>
+APK_HD V amos_delta(V p, V u, const AmosStepCoeffs& k) {
+  return vdiv(vsub(vmul(V(k.wd), p), vmul(V(k.e), u)), V(k.d));
+}
+template <class V>
+APK_HD void amos_adam_step_elem(V& p, V mu, V nu, const AmosStepCoeffs& k) {
+  const V u = vdiv(mu, vsqrt(vmax(vmul(V(k.v_hat), nu), V(kAmosTiny))));
+  p = vadd(p, amos_delta(p, u, k));
+}
+template <class V>
+APK_HD void amos_reduced_step_elem(V& p, V g, V& mu, const AmosStepCoeffs& k) {
+  g = vmul(g, V(k.scale));
+  const V gc = vdiv(g, vsqrt(amos_rho(vmul(g, g), V(k.v_prev), k.omb2)));
+  const V u = vdiv(gc, vsqrt(V(k.v_hat)));
+  mu = vadd(vmul(V(k.omb1), amos_delta(p, u, k)), vmul(V(k.b1), mu));
+  p = vadd(p, mu);
+}
+
+// Schedule-Free Prodigy pass 1. hyper: b2, sqrt(b2). dyn: vc = (1-b2) d^2, ddl = d dl.
+//   v <- b2 v + vc g g;  s <- sqrt(b2) s + ddl g;  sums: g (x0 - z), |s|
+enum { kProdigyB2, kProdigySqrtB2, kProdigyNumHyper };
+enum { kProdigyVc, kProdigyDdl, kProdigySumsNumDyn };
+struct ProdigySumsCoeffs {
+  float b2, sqrt_b2, vc, ddl;
+};
+template <class D>
+APK_HD ProdigySumsCoeffs derive_prodigy_sums(const double* h, const D* dyn) {
+  ProdigySumsCoeffs k;
+  k.b2 = static_cast<float>(h[kProdigyB2]);
+  k.sqrt_b2 = static_cast<float>(h[kProdigySqrtB2]);
+  k.vc = static_cast<float>(dyn[kProdigyVc]);
+  k.ddl = static_cast<float>(dyn[kProdigyDdl]);
+  return k;
+}
+template <class V>
+APK_HD void prodigy_sums_elem(V g, V& v, V& s, const ProdigySumsCoeffs& k) {
+  v = vadd(vmul(V(k.b2), v), vmul(vmul(V(k.vc), g), g));
+  s = vadd(vmul(V(k.sqrt_b2), s), vmul(V(k.ddl), g));
+}
+
+// Schedule-Free Prodigy pass 2. dyn: wd dl, d_new dl, d_new eps, c, moved.
+//   z <- z - (wd dl) x - (d_new dl) g / (sqrt(v) + d_new eps);  x <- (1-c) x + c z
+// moved = 0 (D_den was 0) leaves x and z untouched, as the published step does.
+enum { kProdigyWdDl, kProdigyStepSize, kProdigyEpsD, kProdigyC, kProdigyMoved, kProdigyStepNumDyn };
+struct ProdigyStepCoeffs {
+  float wd_dl, step, eps_d, c, omc;
+  bool moved;
+};
+template <class D>
+APK_HD ProdigyStepCoeffs derive_prodigy_step(const double*, const D* dyn) {
+  ProdigyStepCoeffs k;
+  k.wd_dl = static_cast<float>(dyn[kProdigyWdDl]);
+  k.step = static_cast<float>(dyn[kProdigyStepSize]);
+  k.eps_d = static_cast<float>(dyn[kProdigyEpsD]);
+  k.c = static_cast<float>(dyn[kProdigyC]);
+  k.omc = vsub(1.0f, k.c);
+  k.moved = static_cast<double>(dyn[kProdigyMoved]) != 0.0;
+  return k;
+}
+template <class V>
+APK_HD void prodigy_step_elem(V& x, V g, V& z, V v, const ProdigyStepCoeffs& k) {
+  z = vsub(vsub(z, vmul(V(k.wd_dl), x)), vdiv(vmul(V(k.step), g), vadd(vsqrt(v), V(k.eps_d))));
+  x = vadd(vmul(V(k.omc), x), vmul(V(k.c), z));
+}
+
 }  // namespace apk

@@ -188,3 +188,51 @@ def test_jax_ffi_on_gpu():
   for a, b in zip(jax.tree.leaves(results[0]), jax.tree.leaves(results[1])):
     np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
   del jnp
+
+
+# Two-pass reducing ops: arrays bit for bit, the per-tensor sums to 1e-12 (a different fixed tree), the
+# per-tensor scalars read on the device across launches (many tensors).
+@pytest.mark.parametrize('reduced', [False, True])
+def test_amos_two_pass(reduced):
+  sizes = SIZES + [(i * 7919) % 5000 + 1 for i in range(100)]
+  n = len(sizes)
+  gs, mus, nus = randn(sizes, 30), randn(sizes, 31), randn(sizes, 32, positive=True)
+  v_prev = [0.01 * (i % 3) for i in range(n)]
+  compare(lambda g, mu, nu: torch_ops.amos_sums(g, mu, nu, scale=0.5, v_prev=v_prev if reduced else 0.3, c_now=0.7,
+                                                beta1=0.9, beta2=0.98, reduced=reduced),
+          [gs, None if reduced else mus, None if reduced else nus])
+  wd, e, d = [-1e-3 * (i + 1) for i in range(n)], [0.1 / (i + 1) for i in range(n)], [1 + 0.01 * i for i in range(n)]
+  compare(lambda p, g, mu, nu: torch_ops.amos_step(p, g, mu, nu, weight_decay=wd, e=e, d=d, beta1=0.9, beta2=0.98,
+                                                   scale=0.5, v_prev=v_prev, v_hat=[0.02] * n, c_now=0.7,
+                                                   reduced=reduced),
+          [randn(sizes, 33), gs if reduced else None, mus, None if reduced else nus])
+
+
+def test_prodigy_two_pass():
+  gs, x0s, zs = randn(SIZES, 34), randn(SIZES, 35), randn(SIZES, 36)
+  vs, ss = randn(SIZES, 37, positive=True), randn(SIZES, 38)
+  compare(lambda g, x0, z, v, s: torch_ops.prodigy_sums(g, x0, z, v, s, vc=0.01, ddl=0.5, beta2=0.9955),
+          [gs, x0s, zs, vs, ss])
+  compare(lambda x, g, z, v: torch_ops.prodigy_step(x, g, z, v, wd_dl=1e-3, step=0.2, eps_d=1e-8, c=0.1),
+          [randn(SIZES, 39), gs, zs, vs])
+
+
+def test_jax_ffi_sums_on_gpu():
+  jax = pytest.importorskip('jax')
+  try:
+    gpu = jax.devices('gpu')[0]
+  except RuntimeError:
+    pytest.skip('jax has no GPU backend here')
+  from algoperf_kernels import jax_ops
+  rng = np.random.default_rng(1)
+  lists = [[rng.standard_normal(s).astype(np.float32) for s in (5, 300_001)] for _ in range(5)]
+  lists[3] = [np.abs(x) for x in lists[3]]
+  hyper = dict(beta2=0.9955, sqrt_beta2=0.9955**0.5)
+  out = []
+  for device in (jax.devices('cpu')[0], gpu):
+    args = jax.device_put(lists, device)
+    new, sums = jax.jit(lambda *a: jax_ops.apply('prodigy_sums', list(a), hyper, dict(vc=0.1, ddl=0.3)))(*args)
+    out.append((np.asarray(sums), [np.asarray(x) for x in new[3] + new[4]]))
+  np.testing.assert_allclose(out[0][0], out[1][0], rtol=1e-6)
+  for a, b in zip(out[0][1], out[1][1]):
+    np.testing.assert_array_equal(a, b)

@@ -73,7 +73,7 @@ export XLA_PYTHON_CLIENT_PREALLOCATE=false  # torch and jax share the GPU in one
 "$PY" -c "import algoperf_kernels as ak; print('gpu_check: built_with_cuda', ak.built_with_cuda(), 'devices', ak.cuda_device_count(), 'cpu isa', ak.cpu_isa())"
 
 status=0
-tests="kernels/tests/cuda_test.py kernels/tests/module_test.py kernels/tests/cpu_parity_test.py"
+tests="kernels/tests/cuda_test.py kernels/tests/module_test.py kernels/tests/cpu_parity_test.py kernels/tests/reduce_parity_test.py"
 [ "$quick" = 1 ] || tests="$tests kernels/tests/torch_test.py kernels/tests/jax_test.py"
 (cd "$pkg" && "$PY" -m pytest -q -rs -p no:cacheprovider $(for t in $tests; do echo "$OLDPWD/$t"; done)) \
   2>&1 | tee "$out_dir/tests.log" | tail -n 25 || true

@@ -137,8 +137,9 @@ def _nu_clip(ops, g, nu, c_prev, b2):
   return g / ops.sqrt(rho), g * g / rho
 
 
-def _amos_core(ops, p, u, g2_ratio, b, xi_t, m: Meta, l2: float, adaptive: bool):
-  """Delta p and the new b (b has the reduced shape)."""
+def amos_coeffs(ops, g2_ratio, b, xi_t, m: Meta, l2: float, adaptive: bool):
+  """The reduced-shape scalars of the Amos step: (wd, E, D, new b) with delta p = (wd p - E u) / D,
+  E = eta xi_t, D = 1 + eta s l2r b_v. The fused kernels (op amos_step) take them per tensor."""
   s = ops.sqrt(1.0 + b)
   if adaptive:
     a = xi_t * xi_t / ops.maximum(g2_ratio, s)
@@ -151,8 +152,13 @@ def _amos_core(ops, p, u, g2_ratio, b, xi_t, m: Meta, l2: float, adaptive: bool)
   wd = -0.5 * a * (g2_ratio * l2p / l2q + l2)
   b_v = (2.0 * s / (1.0 + ops.sqrt(1.0 + 2.0 * s / (2.0 + m.tau))))**2 - 1.0
   l2r = (1.0 + l2 * b * b_v) / (1.0 + l2 * l2q / l2p)
-  delta = (wd * p - m.eta * xi_t * u) / (1.0 + m.eta * s * l2r * b_v)
-  return delta, b_new
+  return wd, m.eta * xi_t, 1.0 + m.eta * s * l2r * b_v, b_new
+
+
+def _amos_core(ops, p, u, g2_ratio, b, xi_t, m: Meta, l2: float, adaptive: bool):
+  """Delta p and the new b (b has the reduced shape)."""
+  wd, e, d, b_new = amos_coeffs(ops, g2_ratio, b, xi_t, m, l2, adaptive)
+  return (wd * p - e * u) / d, b_new
 
 
 def adam_leaf(ops, p, g, mu, nu, b, c_prev, c_now, xi_t, m: Meta, b1: float, b2: float, l2: float):
@@ -163,7 +169,7 @@ def adam_leaf(ops, p, g, mu, nu, b, c_prev, c_now, xi_t, m: Meta, b1: float, b2:
   nu = b2 * nu + g2
   v_hat = c_now * nu
   u = mu / ops.sqrt(ops.maximum(v_hat, TINY))
-  g2_ratio = ((1 + b1) / (1 - b1)) * ops.mean(mu * mu, m.axes) / ops.maximum(ops.mean(v_hat, m.axes), TINY)
+  g2_ratio = g2_ratio_adam(ops.mean(mu * mu, m.axes), ops.mean(v_hat, m.axes), b1, ops)
   delta, b = _amos_core(ops, p, u, g2_ratio, b, xi_t, m, l2, adaptive=True)
   return p + delta, mu, nu, b
 
@@ -180,9 +186,51 @@ def reduced_leaf(ops, p, g, mu, nu, b, c_prev, c_now, xi_t, m: Meta, b1: float, 
   return p + update, update, nu, b
 
 
+def reduces_whole_tensor(shape: Sequence[int], m: Meta) -> bool:
+  """Whether the variable's reduced shape is one value (the fused kernels' per-tensor sums cover it; per-row
+  embeddings and per-head attention kernels take the plain path)."""
+  return set(m.axes) == set(range(len(shape)))
+
+
+def g2_ratio_adam(mu2_mean, v_hat_mean, b1: float, ops):
+  """Style adam's G2 from the means of mu^2 and v_hat (as adam_leaf)."""
+  return ((1 + b1) / (1 - b1)) * mu2_mean / ops.maximum(v_hat_mean, TINY)
+
+
 def state_shapes(shape: Sequence[int], m: Meta, style: str):
   """(nu shape, b shape): nu full (adam) or reduced; b reduced (adam) or one scalar (reduced)."""
   reduced = tuple(1 if i in m.axes else s for i, s in enumerate(shape))
   if style == 'adam':
     return tuple(shape), reduced
   return reduced, tuple(1 for _ in shape)
+
+
+def kernel_step(ops, kern, style: str, ps, gs, mus, nus, bs, metas, scale, c_prev, c_now, xi_t, b1: float, b2: float,
+                l2: float):
+  """The Amos step of whole-tensor variables on the fused kernels, in two passes over memory: pass 1
+  (kern.sums: op amos_sums) clips, updates the moments and returns per-tensor sums; the reduced-shape scalars
+  come from them here with the plain leaves' formulas (amos_coeffs); pass 2 (kern.step: op amos_step) applies
+  the step. gs are the unclipped gradients (pass 1 and 2 multiply by `scale`). Returns new (ps, mus, nus, bs)."""
+  numels = [math.prod(p.shape) for p in ps]
+  if style == 'adam':
+    mus, nus, sums = kern.sums(False, gs, mus, nus, scale=scale, v_prev=c_prev, c_now=c_now)
+    wds, es, ds, new_bs = [], [], [], []
+    for row, n, b, m in zip(sums, numels, bs, metas):
+      g2_ratio = g2_ratio_adam(row[0] / n, row[1] / n, b1, ops)
+      wd, e, d, b_new = amos_coeffs(ops, g2_ratio, b, xi_t, m, l2, adaptive=True)
+      wds.append(wd), es.append(e), ds.append(d), new_bs.append(b_new)
+    ps, mus = kern.step(False, ps, None, mus, nus, scale=1.0, v_prev=0.0, v_hat=c_now, weight_decay=wds, e=es, d=ds)
+    return ps, mus, nus, new_bs
+  v_prev = [c_prev * nu for nu in nus]
+  _, _, sums = kern.sums(True, gs, None, None, scale=scale, v_prev=v_prev, c_now=0.0)
+  new_nus, v_hats, wds, es, ds, new_bs = [], [], [], [], [], []
+  for row, n, nu, b, m in zip(sums, numels, nus, bs, metas):
+    g2_reduced = row[0] / n
+    nu = b2 * nu + g2_reduced
+    v_hat = ops.maximum(c_now * nu, TINY)
+    wd, e, d, b_new = amos_coeffs(ops, g2_reduced / v_hat, b, xi_t, m, l2, adaptive=False)
+    for out, x in zip((new_nus, v_hats, wds, es, ds, new_bs), (nu, v_hat, wd, e, d, b_new)):
+      out.append(x)
+  ps, mus = kern.step(True, ps, gs, mus, None, scale=scale, v_prev=v_prev, v_hat=v_hats, weight_decay=wds, e=es,
+                      d=ds)
+  return ps, mus, new_nus, new_bs

@@ -173,12 +173,30 @@ def _path_names(path):
   return [str(getattr(k, 'key', getattr(k, 'name', getattr(k, 'idx', k)))) for k in path]
 
 
+class _AmosKernels:
+  """amos_rules.kernel_step's two passes through XLA FFI (algoperf_kernels.jax_ops; in place when donated)."""
+
+  def __init__(self, b1: float, b2: float):
+    self.hyper = dict(beta1=b1, beta2=b2)
+
+  def sums(self, reduced, gs, mus, nus, **dyn):
+    from algoperf_kernels import core, jax_ops  # pylint: disable=import-outside-toplevel
+    new, sums = jax_ops.apply('amos_sums', [gs, mus, nus], self.hyper, dyn, flags=core.flags_for(reduced=reduced))
+    return new[1], new[2], [sums[i] for i in range(len(gs))]
+
+  def step(self, reduced, ps, gs, mus, nus, **dyn):
+    from algoperf_kernels import core, jax_ops  # pylint: disable=import-outside-toplevel
+    new = jax_ops.apply('amos_step', [ps, gs, mus, nus], self.hyper, dyn, flags=core.flags_for(reduced=reduced))
+    return new[0], (new[2] if reduced else mus)
+
+
 def amos(params, style: str, b1: float, b2: float, l2: float, converge: float, warmup: float, step_hint: int,
          eta_override: float = -1.0, clip_norm: float = 1.0) -> Optimizer:
   """Amos (submissions.md §2.7) after optax.clip_by_global_norm(clip_norm); the rules are amos_rules'.
 
-  There is no fused kernel for Amos (its per-variable means need a second pass); both settings of
-  ALGOPERF_KERNELS run this jax.numpy path.
+  By default the variables whose reduced shape is one value (all but per-row embeddings and per-head
+  attention kernels) step on the fused kernels, two passes (amos_rules.kernel_step); the others, and every
+  variable with ALGOPERF_KERNELS=off, run amos_rules' leaf functions in jax.numpy (the same math).
   """
   from submissions.common import amos_rules  # pylint: disable=import-outside-toplevel
   paths_leaves, treedef = jax.tree_util.tree_flatten_with_path(params)
@@ -186,6 +204,10 @@ def amos(params, style: str, b1: float, b2: float, l2: float, converge: float, w
   xi = amos_rules.xi(max(m.k for m in metas), converge, step_hint, warmup)
   warmup_steps = int(warmup * step_hint)
   leaf_fn = amos_rules.adam_leaf if style == 'adam' else amos_rules.reduced_leaf
+  use_kernels = kernel_switch.kernels_enabled()
+  kernel_leaves = [use_kernels and leaf.dtype == jnp.float32 and amos_rules.reduces_whole_tensor(leaf.shape, m)
+                   for (_, leaf), m in zip(paths_leaves, metas)]
+  kernels = _AmosKernels(b1, b2)
 
   def init(params):
     leaves = treedef.flatten_up_to(params)
@@ -203,9 +225,19 @@ def amos(params, style: str, b1: float, b2: float, l2: float, converge: float, w
     c_prev = jnp.where(t > 0, (1 - b2) / jnp.where(t > 0, 1 - b2**t, 1.0), 0.0)
     c_now = (1 - b2) / (1 - b2**(t + 1))
     xi_t = amos_rules.xi_at(t, xi, warmup_steps, xp=jnp)
-    out = [leaf_fn(_JnpOps, p, g * scale, mu, nu, b, c_prev, c_now, xi_t, m, b1, b2, l2)
-           for p, g, mu, nu, b, m in zip(treedef.flatten_up_to(params), g_leaves, treedef.flatten_up_to(state.mu),
-                                         treedef.flatten_up_to(state.nu), treedef.flatten_up_to(state.b), metas)]
+    columns = (treedef.flatten_up_to(params), g_leaves, treedef.flatten_up_to(state.mu),
+               treedef.flatten_up_to(state.nu), treedef.flatten_up_to(state.b), metas)
+    out = [None] * len(metas)
+    fused = [i for i in range(len(metas)) if kernel_leaves[i]]
+    if fused:
+      new = amos_rules.kernel_step(_JnpOps, kernels, style, *([col[i] for i in fused] for col in columns), scale,
+                                   c_prev, c_now, xi_t, b1, b2, l2)
+      for j, i in enumerate(fused):
+        out[i] = tuple(x[j] for x in new)
+    for i in range(len(metas)):
+      if out[i] is None:
+        p, g, mu, nu, b, m = (col[i] for col in columns)
+        out[i] = leaf_fn(_JnpOps, p, g * scale, mu, nu, b, c_prev, c_now, xi_t, m, b1, b2, l2)
     unflat = lambda i: jax.tree.unflatten(treedef, [o[i] for o in out])
     return unflat(0), AmosState(state.count + 1, unflat(1), unflat(2), unflat(3))
 

@@ -8,8 +8,10 @@ and the warmup multiplier l = min(1, (global_step+1)/W), W = int(0.075 step_hint
   w = (k+1)^r, c = w / sum w, z <- z - wd dl x - d_new dl g / (sqrt(v) + d_new eps), x <- (1-c) x + c z.
 g is the gradient at y = lerp(x, z, 1-b1); the parameters hold x between steps, the evaluated point under
 both rules versions, so v0.5 and v0.6 behave the same (prepare_for_eval is the identity).
-Departures: v, s and x0 are fp32 (published: bf16); the update runs as plain framework ops (no fused
-kernel yet: its two global reductions must finish before the z step).
+Departures: v, s and x0 are fp32 (published: bf16). The functions below are the plain path
+(ALGOPERF_KERNELS=off); by default prodigy_jax / prodigy_torch run the same formulas as two fused kernel
+passes: prodigy_sums (v, s and the two sums per tensor, in float64) before d is updated, prodigy_step (z, x)
+after.
 """
 B1, B2, R, EPS, D0, D_COEF, WARMUP_FRACTION, LABEL_SMOOTHING = 0.9, 0.9955, 0.75, 1e-8, 1e-6, 1.0, 0.075, 0.2
 

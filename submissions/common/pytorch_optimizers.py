@@ -144,10 +144,33 @@ class _TorchOps:
     return x.mean(dim=axes, keepdim=True) if axes else x
 
 
+class _AmosKernels:
+  """amos_rules.kernel_step's two passes on torch tensors (algoperf_kernels.torch_ops, in place)."""
+
+  def __init__(self, b1: float, b2: float):
+    self.hyper = dict(beta1=b1, beta2=b2)
+
+  def sums(self, reduced, gs, mus, nus, **dyn):
+    from algoperf_kernels import torch_ops  # pylint: disable=import-outside-toplevel
+    sums = torch_ops.amos_sums(gs, mus, nus, **self.hyper, **dyn, reduced=reduced)
+    return mus, nus, list(sums.float().reshape(len(gs), -1))
+
+  def step(self, reduced, ps, gs, mus, nus, **dyn):
+    from algoperf_kernels import torch_ops  # pylint: disable=import-outside-toplevel
+    if reduced:
+      torch_ops.amos_step(ps, gs, mus, nus, **self.hyper, **dyn, reduced=True)
+    else:
+      dyn['c_now'] = dyn.pop('v_hat')
+      torch_ops.amos_step(ps, gs, mus, nus, **self.hyper, **dyn)
+    return ps, mus
+
+
 class Amos(torch.optim.Optimizer):
   """Amos (submissions.md §2.7) after a global gradient-norm clip at clip_norm (optax's form:
   g * clip_norm/|g| when |g| >= clip_norm); the rules are amos_rules'. Built from named parameters
-  (the names give each variable's type). No fused kernel: both settings of ALGOPERF_KERNELS run this.
+  (the names give each variable's type). By default the float32 variables whose reduced shape is one value
+  step on the fused kernels in two passes (amos_rules.kernel_step); the others, and all of them with
+  ALGOPERF_KERNELS=off, run amos_rules' leaf functions in torch (the same math).
   """
 
   def __init__(self, named_params, style: str, b1: float, b2: float, l2: float, converge: float, warmup: float,
@@ -161,6 +184,7 @@ class Amos(torch.optim.Optimizer):
     self.xi = amos_rules.xi(max(m.k for m in self._metas), converge, step_hint, warmup)
     self.warmup_steps = int(warmup * step_hint)
     self.count = 0
+    self._kernels = _AmosKernels(b1, b2) if kernel_switch.kernels_enabled() else None
 
   @torch.no_grad()
   def step(self, closure=None):
@@ -177,6 +201,7 @@ class Amos(torch.optim.Optimizer):
     c_now = (1 - b2) / (1 - b2**(t + 1))
     xi_t = self._rules.xi_at(t, self.xi, self.warmup_steps)
     leaf = self._rules.adam_leaf if self.style == 'adam' else self._rules.reduced_leaf
+    fused = []
     for p, g, m in zip(params, grads, self._metas):
       st = self.state[p]
       if not st:
@@ -184,8 +209,20 @@ class Amos(torch.optim.Optimizer):
         st['mu'] = torch.zeros_like(p, dtype=torch.float32)
         st['nu'] = torch.zeros(nu_shape, dtype=torch.float32, device=p.device)
         st['b'] = torch.zeros(b_shape, dtype=torch.float32, device=p.device)
+      if (self._kernels is not None and p.dtype == torch.float32 and g.dtype == torch.float32 and g.is_contiguous()
+          and p.is_contiguous() and self._rules.reduces_whole_tensor(p.shape, m)):
+        fused.append((p, g, st, m))
+        continue
       new_p, st['mu'], st['nu'], st['b'] = leaf(_TorchOps, p.float(), g.float() * scale, st['mu'], st['nu'], st['b'],
                                                 c_prev, c_now, xi_t, m, self.b1, b2, self.l2)
       p.copy_(new_p)
+    if fused:
+      ps, gs, sts, metas = zip(*fused)
+      _, _, nus, bs = self._rules.kernel_step(_TorchOps, self._kernels, self.style, list(ps), list(gs),
+                                              [st['mu'] for st in sts], [st['nu'] for st in sts],
+                                              [st['b'] for st in sts], metas, scale, c_prev, c_now, xi_t, self.b1,
+                                              b2, self.l2)
+      for st, nu, b in zip(sts, nus, bs):
+        st['nu'], st['b'] = nu, b
     self.count += 1
     return loss

@@ -65,8 +65,10 @@ def _reference(style, metas, params, grads, b1, b2, l2, xi, warmup_steps):
   return ps
 
 
+@pytest.mark.parametrize('kernels', ['on', 'off'])
 @pytest.mark.parametrize('index', [0, 1])  # style "reduced", style "adam" with eta_overrides
-def test_update_rule_against_numpy(index):
+def test_update_rule_against_numpy(monkeypatch, index, kernels):
+  monkeypatch.setenv('ALGOPERF_KERNELS', kernels)
   h = testing.point(FOLDER, index)
   shapes = ((6, 4), (4,), (5, 3))
   params, grads = testing.random_problem(shapes=shapes)

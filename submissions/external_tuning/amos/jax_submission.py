@@ -5,9 +5,11 @@ un-bias-corrected first moment and an adaptive per-variable b) or "reduced" (poi
 reduced per variable, momentum applied last); updates are added to the parameters. The per-variable
 type, expected scale eta (eta_overrides replaces it for weights, biases and embeddings), reduced shape,
 k and tau, and the global rate xi with its linear warmup over warmup * step_hint updates are in
-submissions/common/amos_rules.py. No other weight decay or learning-rate schedule. There is no fused
-kernel for Amos (per-variable means need a second pass over each tensor), so ALGOPERF_KERNELS has no
-effect here.
+submissions/common/amos_rules.py. No other weight decay or learning-rate schedule. By default every
+float32 variable whose reduced shape is one value steps on the fused kernels in two passes (amos_sums:
+clip, moments and the per-variable sums; amos_step: the update, with the per-variable scalars computed in
+between); per-row embeddings and per-head attention kernels, and everything with ALGOPERF_KERNELS=off, take
+the plain jax.numpy path (the same math).
 """
 from typing import Any, Dict, Optional
 

@@ -3,8 +3,8 @@
 Same clip, styles and rules as jax_submission.py (see there). Variables are typed from their PyTorch
 names with the same substring rules, and shapes are read in the Flax layout (Linear (out, in) as
 (in, out)), so the MNIST twins get the same eta and k. Departure: PyTorch attention weights have no head
-axis, so they get one b per variable instead of one per head. No fused kernel (ALGOPERF_KERNELS has no
-effect here).
+axis, so they get one b per variable instead of one per head. The fused kernels run by default as in the JAX
+file (ALGOPERF_KERNELS=off: the plain torch path).
 """
 from typing import Any, Dict, Optional
 

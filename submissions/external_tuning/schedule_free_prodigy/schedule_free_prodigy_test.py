@@ -1,6 +1,7 @@
 """Schedule-Free Prodigy: the update against a numpy reference of §2.11 under both rules versions, JAX
 against PyTorch, the search space, identical behaviour under v0.5 and v0.6, and bad input.
-(No fused kernel yet, so ALGOPERF_KERNELS changes nothing here: checked below.)"""
+The update runs on the fused kernels (prodigy_sums, prodigy_step) by default; ALGOPERF_KERNELS=off gives the
+plain path, checked against it below."""
 import json
 import os
 
@@ -43,9 +44,11 @@ def _state(framework, optimizer_state, params):
   return out
 
 
+@pytest.mark.parametrize('kernels', ['on', 'off'])
 @pytest.mark.parametrize('framework', ['jax', 'pytorch'])
 @pytest.mark.parametrize('rules', ['v0.5', 'v0.6'])
-def test_each_step_follows_the_reference(framework, rules):
+def test_each_step_follows_the_reference(monkeypatch, framework, rules, kernels):
+  monkeypatch.setenv('ALGOPERF_KERNELS', kernels)
   sub, wl = _load(framework), qt.workload(framework, **WORKLOAD)
   hparams = tuning.to_hyperparameters(H)
   params = wl.init_params(qt.initial_flat())
@@ -70,14 +73,40 @@ def test_each_step_follows_the_reference(framework, rules):
   assert d_values[-1] > 1e3 * d_values[0]  # d grew: the estimate is exercised, not stuck at d0.
 
 
+def _count_kernel_calls(monkeypatch, framework):
+  """Counts the fused-kernel calls of the submission's update (both passes)."""
+  from algoperf_kernels import jax_ops, torch_ops  # pylint: disable=import-outside-toplevel
+  calls = []
+  if framework == 'jax':
+    real = jax_ops.apply
+    monkeypatch.setattr(jax_ops, 'apply', lambda op, *a, **k: calls.append(op) or real(op, *a, **k))
+  else:
+    for name in ('prodigy_sums', 'prodigy_step'):
+      real_fn = getattr(torch_ops, name)
+      monkeypatch.setattr(torch_ops, name, lambda *a, _n=name, _f=real_fn, **k: calls.append(_n) or _f(*a, **k))
+  return calls
+
+
 @pytest.mark.parametrize('framework', ['jax', 'pytorch'])
-def test_kernel_switch_changes_nothing(monkeypatch, framework):
+def test_kernels_match_the_plain_path(monkeypatch, framework):
+  """(c) The kernel path (default) against ALGOPERF_KERNELS=off over 20 steps: the evaluated weights agree to
+  1e-5 relative in norm after every step. 1e-6 holds for torch but not for JAX: the kernels sum g (x0 - z)
+  and |s| in float64, XLA in float32, and these sums cancel (x0 - z starts at 0, the terms change sign), so
+  D_num / D_den, and through d every later step, differ by more than the last bit (measured: 1.4e-6 in norm,
+  6e-6 on single elements, from step 7 on). Each single step of both paths is pinned to the float64
+  reference at 1e-6 by test_each_step_follows_the_reference."""
+  calls = _count_kernel_calls(monkeypatch, framework)
   on, _, _ = qt.drive(_load(framework), framework, tuning.to_hyperparameters(H), 'v0.6', STEPS,
                       workload_kwargs=WORKLOAD)
+  assert {'prodigy_sums', 'prodigy_step'} <= set(calls), calls  # the kernels ran
+  calls.clear()
   monkeypatch.setenv('ALGOPERF_KERNELS', 'off')
   off, _, _ = qt.drive(_load(framework), framework, tuning.to_hyperparameters(H), 'v0.6', STEPS,
                        workload_kwargs=WORKLOAD)
-  qt.assert_close(on, off)
+  assert not calls
+  for step, (a, b) in enumerate(zip(np.asarray(on, np.float64), np.asarray(off, np.float64))):
+    assert np.linalg.norm(a - b) <= 1e-5 * np.linalg.norm(b), (step, np.linalg.norm(a - b), np.linalg.norm(b))
+  assert np.linalg.norm(np.asarray(on[-1]) - np.asarray(on[0])) > 1e-2  # it trained
 
 
 def test_jax_and_pytorch_give_the_same_losses():
