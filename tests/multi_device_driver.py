@@ -11,6 +11,11 @@ devices this process sees and writes what the test compares (JSON, written by ra
 Dropout is 0 (model_fn's dropout_rate): each device would draw its own masks. What stays random is drawn for
 the global batch in both frameworks (SpecAugment), so one device and two see the same numbers.
 
+--graph_shards=2 makes a one-device OGBG run cut each global batch into two sub-batches as two devices do:
+the greedy packing of graphs into fixed-size sub-batches (one per device, as upstream's per-device jraph
+batches) picks which graphs a step sees, so with the natural one-device packing the steps would train on
+other graphs. The two sub-batches side by side are one valid batch of disjoint graphs on one device.
+
 --bn_groups=2 makes a one-process PyTorch run normalise each half of the batch with its own statistics (the
 two halves through the model one after the other, one loss and one backward over both): what DDP computes,
 where each rank's torch BatchNorm sees only its own slice (the published behaviour of the ResNets in PyTorch).
@@ -36,7 +41,7 @@ BATCH_SIZES = {
     'imagenet_vit': (4, 4),  # 10
     'librispeech_conformer': (4, 6),
     'librispeech_deepspeech': (4, 6),
-    'ogbg': (8, 96),  # 256
+    'ogbg': (16, 96),  # 256 graphs; each device's sub-batch must hold the largest training graph (205 nodes)
     'wmt': (8, 12),  # 32
 }
 # Workloads whose PyTorch model has per-replica batch norm (torch.nn.BatchNorm2d under DDP).
@@ -81,10 +86,10 @@ def batch_sizes(workload, name: str, devices: int):
     error = None
   except SubmissionError as e:
     error = str(e)
-  return train, eval_size, error
+  return train, eval_size, {'odd_batch_size': train + 1, 'divisibility_error': error}
 
 
-def run_jax(names, steps):
+def run_jax(names, steps, graph_shards):
   import jax  # pylint: disable=import-outside-toplevel
   from algoperf import random_utils as prng  # pylint: disable=import-outside-toplevel
   from algoperf import trials  # pylint: disable=import-outside-toplevel
@@ -97,7 +102,9 @@ def run_jax(names, steps):
   out = {}
   for name in names:
     workload = registry.import_workload(name, 'jax', scale='smoke')
-    train_size, eval_size, error = batch_sizes(workload, name, devices)
+    if graph_shards and hasattr(workload, '_num_graph_shards'):
+      workload._num_graph_shards = lambda: graph_shards  # pylint: disable=protected-access
+    train_size, eval_size, checks = batch_sizes(workload, name, devices)
     model_rng, data_rng, step_rng = prng.split(prng.PRNGKey(SEED), 3)
     params, model_state = workload.init_model_fn(model_rng)
     directory = data_dir(name)
@@ -111,7 +118,8 @@ def run_jax(names, steps):
       state, params, model_state, loss, _ = train_step(state, params, model_state, batch,
                                                        prng.fold_in(step_rng, step))
       losses.append(float(loss))
-    out[name] = {'devices': devices, 'losses': losses, 'eval': metrics, 'divisibility_error': error,
+    out[name] = {'devices': devices, 'losses': losses, 'eval': metrics, 'eval_batch_size': eval_size,
+                 'num_validation_examples': workload.num_validation_examples, **checks,
                  'batch_shards': len(jax.tree.leaves(batch)[0].sharding.device_set)}
     print(f'{name}: {losses[0]:.6f} -> {losses[-1]:.6f}', flush=True)
   return out
@@ -137,7 +145,7 @@ def _bn_group_workload(workload, groups: int):
   return types.SimpleNamespace(model_fn=model_fn, loss_fn=workload.loss_fn)
 
 
-def run_pytorch(names, steps, bn_groups):
+def run_pytorch(names, steps, bn_groups, graph_shards):
   import torch  # pylint: disable=import-outside-toplevel
   from algoperf import pytorch_utils  # pylint: disable=import-outside-toplevel
   from algoperf import random_utils as prng  # pylint: disable=import-outside-toplevel
@@ -153,7 +161,9 @@ def run_pytorch(names, steps, bn_groups):
   out = {}
   for name in names:
     workload = registry.import_workload(name, 'pytorch', scale='smoke')
-    train_size, eval_size, error = batch_sizes(workload, name, devices)
+    if graph_shards and hasattr(workload, '_num_graph_shards'):
+      workload._num_graph_shards = lambda: graph_shards  # pylint: disable=protected-access
+    train_size, eval_size, checks = batch_sizes(workload, name, devices)
     model_rng, data_rng, step_rng = prng.split(prng.PRNGKey(SEED), 3)
     model, model_state = workload.init_model_fn(model_rng)
     directory = data_dir(name)
@@ -171,7 +181,8 @@ def run_pytorch(names, steps, bn_groups):
                                                        prng.fold_in(step_rng, step), 0.0, 0.0, None)
       optimizer.step()
       losses.append(loss.item())
-    out[name] = {'devices': devices, 'losses': losses, 'eval': metrics, 'divisibility_error': error,
+    out[name] = {'devices': devices, 'losses': losses, 'eval': metrics, 'eval_batch_size': eval_size,
+                 'num_validation_examples': workload.num_validation_examples, **checks,
                  'ddp': isinstance(model, torch.nn.parallel.DistributedDataParallel)}
     if rank == 0:
       print(f'{name}: {losses[0]:.6f} -> {losses[-1]:.6f}', flush=True)
@@ -184,13 +195,14 @@ def main(argv=None):
   parser.add_argument('--workloads', required=True, help='comma-separated')
   parser.add_argument('--steps', type=int, default=10)
   parser.add_argument('--bn_groups', type=int, default=1)
+  parser.add_argument('--graph_shards', type=int, default=0)
   parser.add_argument('--out', required=True)
   args = parser.parse_args(argv)
   names = args.workloads.split(',')
   if args.framework == 'jax':
-    out, rank = run_jax(names, args.steps), 0
+    out, rank = run_jax(names, args.steps, args.graph_shards), 0
   else:
-    out, rank = run_pytorch(names, args.steps, args.bn_groups)
+    out, rank = run_pytorch(names, args.steps, args.bn_groups, args.graph_shards)
   if rank == 0:
     with open(args.out + '.tmp', 'w') as f:
       json.dump(out, f)
