@@ -40,8 +40,8 @@ BATCH_SIZES = {
     'fastmri': (4, 6),  # 8 slices
     'imagenet_resnet': (4, 4),  # 10
     'imagenet_vit': (4, 4),  # 10
-    'librispeech_conformer': (4, 6),
-    'librispeech_deepspeech': (4, 6),
+    'librispeech_conformer': (4, 4),  # 6
+    'librispeech_deepspeech': (4, 4),  # 6
     'ogbg': (16, 96),  # 256 graphs; each device's sub-batch must hold the largest training graph (205 nodes)
     'wmt': (8, 12),  # 32
 }

@@ -28,7 +28,7 @@ DRIVER = os.path.join(ROOT, 'tests', 'multi_device_driver.py')
 FRAMEWORK = os.environ.get('MULTI_DEVICE_FRAMEWORK', 'jax')
 WORKLOADS = os.environ.get('MULTI_DEVICE_WORKLOADS', 'mnist').split(',')
 STEPS = 10
-PER_REPLICA_BATCH_NORM = [w for w in ('cifar', 'imagenet_resnet') if w in WORKLOADS]
+PER_REPLICA_BATCH_NORM = [w for w in ('cifar', 'imagenet_resnet') if FRAMEWORK == 'pytorch' and w in WORKLOADS]
 
 
 def _start(out, devices, *extra, workloads=WORKLOADS):
@@ -52,6 +52,7 @@ def _start(out, devices, *extra, workloads=WORKLOADS):
 def _finish(process, out):
   output, _ = process.communicate()
   assert process.returncode == 0, f'{process.args[-4:]} exited {process.returncode}:\n{output[-6000:]}'
+  print(f'{out}:', *[line for line in output.splitlines() if 'CPU s:' in line], sep='\n  ')  # Shown with -s.
   with open(out) as f:
     return json.load(f)
 
@@ -63,7 +64,7 @@ def runs(tmp_path_factory):
   plans = {'two': (2,), 'one': (1, '--bn_groups=2', '--graph_shards=2')}
   processes = {k: _start(str(folder / f'{k}.json'), *plan) for k, plan in plans.items()}
   results = {k: _finish(p, str(folder / f'{k}.json')) for k, p in processes.items()}
-  if FRAMEWORK == 'pytorch' and PER_REPLICA_BATCH_NORM:
+  if PER_REPLICA_BATCH_NORM:
     out = str(folder / 'full.json')
     results['one_full_batch_norm'] = _finish(_start(out, 1, workloads=PER_REPLICA_BATCH_NORM), out)
   return results

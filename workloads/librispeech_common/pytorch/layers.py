@@ -72,7 +72,9 @@ def _uniform_rows(batch: int, count: int, device) -> torch.Tensor:
   own slice: the masks are those one process draws for the same global batch, as in JAX, where they are drawn
   for the global batch; drawing only `batch` rows would give every rank the same masks.
   """
-  rank, world = (dist.get_rank(), dist.get_world_size()) if dist.is_available() and dist.is_initialized() else (0, 1)
+  rank, world = 0, 1
+  if dist.is_available() and dist.is_initialized():
+    rank, world = dist.get_rank(), dist.get_world_size()
   return torch.rand(batch * world, count, 2, device=device)[rank * batch:(rank + 1) * batch]
 
 
