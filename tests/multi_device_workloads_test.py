@@ -4,7 +4,7 @@ replicated, batches split) and PyTorch DDP over two gloo ranks under torchrun, a
 Per workload (tests/multi_device_driver.py does the training, one process per device count, all the target's
 workloads in each): the training losses of 10 SGD steps agree step by step within 1e-5 relative; the
 validation metrics of the initial parameters agree (the cross-device reduction, with an eval batch that leaves
-a padded and masked last batch); and a batch size that is not a multiple of the two devices stops the trial
+a padded and masked last batch whose second half, the second device's, is padding only); and a batch size that is not a multiple of the two devices stops the trial
 with get_batch_sizes' sentence.
 
 What is compared where one device and two legitimately differ:
@@ -13,6 +13,7 @@ What is compared where one device and two legitimately differ:
   the batch (the published behaviour). The one-process reference runs the two halves through the model one
   after the other (same statistics, one loss over both); a test shows the full-batch statistics differ.
   JAX under jit normalises with the global batch on any number of devices, so it needs no such reference;
+- SpecAugment (LibriSpeech) is drawn for the global batch in both frameworks, so it stays on;
 - OGBG: the reference packs each global batch as two devices do (see the driver's --graph_shards).
 The env of the Bazel target names the framework and the workloads (BUILD: multi_device_*_test).
 """
