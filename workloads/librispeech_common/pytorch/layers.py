@@ -65,10 +65,23 @@ def spec_augment_masks(u_time: torch.Tensor, u_freq: torch.Tensor, paddings: tor
   return time_keep, freq_keep
 
 
+def _uniform_rows(batch: int, count: int, device) -> torch.Tensor:
+  """(batch, count, 2) uniform draws for this DDP rank's rows of the global batch.
+
+  Every rank draws the whole global batch's numbers from its generator (seeded alike at init) and keeps its
+  own slice: the masks are those one process draws for the same global batch, as in JAX, where they are drawn
+  for the global batch; drawing only `batch` rows would give every rank the same masks.
+  """
+  rank, world = 0, 1
+  if dist.is_available() and dist.is_initialized():
+    rank, world = dist.get_rank(), dist.get_world_size()
+  return torch.rand(batch * world, count, 2, device=device)[rank * batch:(rank + 1) * batch]
+
+
 def spec_augment(features: torch.Tensor, paddings: torch.Tensor, config: SpecAugConfig) -> torch.Tensor:
   batch, _, num_bins = features.shape
-  u_time = torch.rand(batch, config.time_mask_count, 2, device=features.device)
-  u_freq = torch.rand(batch, config.freq_mask_count, 2, device=features.device)
+  u_time = _uniform_rows(batch, config.time_mask_count, features.device)
+  u_freq = _uniform_rows(batch, config.freq_mask_count, features.device)
   time_keep, freq_keep = spec_augment_masks(u_time, u_freq, paddings, num_bins, config)
   return features * time_keep[:, :, None] * freq_keep[:, None, :]
 

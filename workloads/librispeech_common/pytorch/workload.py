@@ -66,9 +66,12 @@ class LibriSpeechPyTorchMixin(PyTorchWorkloadMixin):
       (logits, logit_paddings), _ = self.model_fn(params, batch, model_state, spec.ForwardPassMode.EVAL, rng,
                                                   False)
       loss = self.loss_fn(batch['targets'], (logits, logit_paddings), batch['weights'])
+      # The loss's n_valid_examples is at least 1; a DDP rank whose slice of the last batch is all padding
+      # must add 0 to the summed weight (the normalisation clamps the total once).
+      weight = torch.sum(batch['weights'][:, None] * (1.0 - batch['targets'][1]))
     host_batch = {'targets': tuple(t.cpu().numpy() for t in batch['targets']),
                   'weights': batch['weights'].cpu().numpy()}
-    metrics = self._host_metrics(loss['summed'].item(), loss['n_valid_examples'].item(),
+    metrics = self._host_metrics(loss['summed'].item(), weight.item(),
                                  logits.argmax(dim=-1).cpu().numpy(), logit_paddings.cpu().numpy(), host_batch)
     _, world = self._rank_and_world()
     if world > 1:
