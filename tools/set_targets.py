@@ -97,9 +97,12 @@ def write_json(path: str, record: Dict[str, Any]) -> None:
 
 def open_record(path: str, settings: Dict[str, Any], command: str) -> Dict[str, Any]:
   """The output file's record (resumed when the settings match), with this invocation added to the provenance."""
+  notes = []
   if os.path.exists(path):
     with open(path) as f:
       record = json.load(f)
+    notes = [n for n in record.get('provenance', {}).get('notes', []) if not n.startswith('Not yet set')]
+  if os.path.exists(path) and record.get('settings') is not None:  # A stub holding only notes starts afresh.
     if record.get('settings') != settings:
       raise ValueError(f'{path} holds a protocol run with other settings ({record.get("settings")}); rerun with '
                        f'those flags to resume it, or delete the file to start over with {settings}.')
@@ -107,7 +110,7 @@ def open_record(path: str, settings: Dict[str, Any], command: str) -> Dict[str, 
     record = {'workload': settings['workload'], 'scale': settings['scale'], 'settings': settings,
               'targets': None, 'derivation': None,
               'provenance': {'tool': 'tools/set_targets.py (protocol: tools/target_setting/derive.py)',
-                             'invocations': [], 'notes': []},
+                             'invocations': [], 'notes': notes},
               'runs': {}}
   record['provenance']['invocations'].append({'command': command, 'started': now(), 'machine': machine(),
                                               'load_average_at_start': load_average()})

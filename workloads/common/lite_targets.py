@@ -44,8 +44,8 @@ def read_targets(path: str, workload_key: str) -> Dict[str, Any]:
     record = json.load(f)
   targets = record.get('targets')
   if not targets or any(targets.get(name) is None for name in FIELDS):
-    raise MissingLiteTargets(f'{path} has no finished targets (the protocol stopped before the end); resume '
-                             f'it with: {set_targets_command(workload_key)}')
+    raise MissingLiteTargets(f'{path} holds no targets yet (the target-setting protocol has not finished); run '
+                             f'or resume it with: {set_targets_command(workload_key)}')
   return {name: targets[name] for name in FIELDS}
 
 
