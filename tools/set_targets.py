@@ -160,7 +160,11 @@ def main(argv):
               'num_trials': FLAGS.num_trials, 'num_seeds': FLAGS.num_seeds, 'steps': steps,
               'eval_period_sec': eval_period, 'seed': FLAGS.seed}
   command = ' '.join(['bazel run //tools:set_targets --'] + sys.argv[1:])
-  record = open_record(output, settings, command)
+  try:
+    record = open_record(output, settings, command)
+  except ValueError as e:
+    print(f'error: {e}', file=sys.stderr)
+    sys.exit(2)
   probe = registry.workload_class(workload, FLAGS.framework)
   metric, minimized = probe.target_metric_name, probe.target_metric_minimized
   submission = os.path.join(ALGORITHMS_DIR, f'{FLAGS.framework}_submission.py')
