@@ -7,7 +7,9 @@
    momentum) runs --num_trials Halton points of its search space for a fixed budget of --steps steps, with the
    targets out of reach (every run trains all its steps) and an eval every --eval_period_sec of submission time.
 2. Re-runs: the configuration with the best validation value over all algorithms runs again with --num_seeds
-   fresh seeds.
+   fresh seeds, each in a fresh trial process with JAX's persistent compilation cache off, so that each pays
+   its compile as a benchmark trial of a new configuration does (the search already compiled this one, and a
+   cache hit would make the budget too small). --retime_reruns runs them again (e.g. on a quieter machine).
 3. Targets, budget, eval period and step hint from the re-runs (tools/target_setting/derive.py says which
    relation gives each and why).
 
@@ -47,6 +49,9 @@ flags.DEFINE_string('experiment_dir', None, 'Trial folders (default: ~/algoperf_
                     '<workload>_<scale>_<framework>).')
 flags.DEFINE_string('data_dir', os.environ.get('ALGOPERF_DATA_DIR', '~/algoperf_data'), 'Dataset folder.')
 flags.DEFINE_integer('seed', 0, 'Base seed of the Halton draws and of every run.')
+flags.DEFINE_boolean('retime_reruns', False, 'Run the re-runs of the best configuration again (same seeds) and '
+                     'derive again from them, e.g. when the machine is less loaded; the replaced records are kept '
+                     'under "replaced_reruns".')
 trial_process.define_flags(flags)
 FLAGS = flags.FLAGS
 
@@ -214,6 +219,13 @@ def main(argv):
         search[run_id] = run(run_id, point, tuning.trial_seed(FLAGS.seed, f'target_setting_{algorithm}', workload, 0, i))
     best_id = next(k for k, v in search.items() if v is derive.best_run(list(search.values()), minimized))
     best = search[best_id]
+    if FLAGS.retime_reruns:
+      replaced = {k: record['runs'].pop(k) for k in sorted(record['runs']) if k.startswith('rerun/')}
+      record.setdefault('replaced_reruns', []).append({'replaced': now(), 'runs': replaced})
+    if executor is not None:  # The re-runs: fresh processes without the compilation cache (module docstring).
+      executor.close()
+      os.environ['ALGOPERF_JAX_CACHE_DIR'] = 'off'
+      executor = trial_process.executor_from_flags(FLAGS)
     print(f'best configuration: {best_id} (validation/{metric} {best["best_validation"]:.4f}): '
           f'{json.dumps(best["hyperparameters"])}', flush=True)
     reruns = [run(f'rerun/seed_{k + 1}', best['hyperparameters'],
