@@ -59,10 +59,10 @@ ALGORITHMS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'targe
 # Step budgets of the protocol per base workload: sized so that a lite trial stays short (issue 17: the quick
 # suite's four workloads a few seconds each, every other at most 120 s).
 DEFAULT_STEPS = {
-    'mnist': 1_500, 'criteo1tb': 100, 'ogbg': 80, 'fastmri': 50, 'cifar': 1_000, 'imagenet_resnet': 300,
+    'mnist': 1_500, 'criteo1tb': 100, 'ogbg': 40, 'fastmri': 30, 'cifar': 1_000, 'imagenet_resnet': 300,
     'imagenet_vit': 300, 'librispeech_conformer': 300, 'librispeech_deepspeech': 300, 'wmt': 300,
 }
-DEFAULT_EVAL_PERIOD_SEC = {'mnist': 0.1, 'criteo1tb': 0.2, 'ogbg': 0.5, 'fastmri': 0.5}
+DEFAULT_EVAL_PERIOD_SEC = {'mnist': 0.1, 'criteo1tb': 0.2, 'ogbg': 1.5, 'fastmri': 2.0}
 SETTINGS = ('workload', 'scale', 'framework', 'num_trials', 'num_seeds', 'steps', 'eval_period_sec', 'seed')
 
 
