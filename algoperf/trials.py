@@ -47,6 +47,8 @@ class TrialSpec:
   label: str = ''  # Prefix of the trial's progress lines.
   progress_every_sec: Optional[float] = None  # None: a progress line at every eval.
   jax_layout: str = 'auto'  # JAX: 'pmap' (v0.5 runner), 'jit' (v0.6) or 'auto' (submission_loader.jax_layout).
+  # Extra keyword arguments of the workload's constructor (tools/set_targets: {'target_setting': {...}}).
+  workload_kwargs: Dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def submission_name(submission_path: str) -> str:
@@ -128,7 +130,7 @@ def run_trial(spec: TrialSpec, on_start: Optional[Callable[[float, str], None]] 
 
   def make_workload():
     return registry.import_workload(spec.workload, spec.framework, scale=spec.scale,
-                                    rules_version=spec.rules_version, **layout)
+                                    rules_version=spec.rules_version, **layout, **spec.workload_kwargs)
 
   probe = make_workload()
   if hasattr(probe, 'check_data'):
@@ -256,6 +258,11 @@ def read_result(trial_dir: str) -> TrialResult:
 def _is_non_finite_error(error: Exception) -> bool:
   text = str(error).lower()
   return isinstance(error, FloatingPointError) or 'nan' in text.split() or 'non-finite' in text
+
+
+def eval_rows(trial_dir: str) -> List:
+  """The (global_step, metrics) rows of a trial folder's eval_measurements.csv (numbers as floats)."""
+  return _eval_rows(trial_dir)
 
 
 def _eval_rows(trial_dir: str) -> List:

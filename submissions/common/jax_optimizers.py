@@ -37,11 +37,11 @@ class NadamState(NamedTuple):
 
 
 def plain_nadamw(learning_rate: Schedule, b1: float, b2: float, eps: float = 1e-8, weight_decay: float = 0.0,
-                 power: float = 2.0) -> Optimizer:
+                 power: float = 2.0, nesterov: bool = True) -> Optimizer:
   """NAdamW (NadamP for power != 2): v accumulates g^2 for every p; only the root of v_hat changes.
 
   m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; m_bar = (b1 m + (1-b1) g)/(1-b1^t); v_hat = v/(1-b2^t);
-  p <- p - lr (m_bar / (v_hat^(1/power) + eps) + wd p).
+  p <- p - lr (m_bar / (v_hat^(1/power) + eps) + wd p). nesterov=False is AdamW: m_bar = m/(1-b1^t).
   """
 
   def init(params):
@@ -58,7 +58,7 @@ def plain_nadamw(learning_rate: Schedule, b1: float, b2: float, eps: float = 1e-
     nu = jax.tree.map(lambda v, g: b2 * v + (1 - b2) * g * g, state.nu, grads)
 
     def update(p, g, m, v):
-      numerator = m + (1 - b1) * (g - m)
+      numerator = m + (1 - b1) * (g - m) if nesterov else m
       denom = jnp.sqrt(v) / jnp.sqrt(bc2) + eps if power == 2.0 else jnp.power(v / bc2, 1.0 / power) + eps
       return p * (1 - lr * weight_decay) + (-lr / bc1) * numerator / denom
 
@@ -82,10 +82,11 @@ class TraceState(NamedTuple):
   trace: Any
 
 
-def plain_nesterov_sgd(learning_rate: Schedule, momentum: float, weight_decay: float = 0.0) -> Optimizer:
+def plain_nesterov_sgd(learning_rate: Schedule, momentum: float, weight_decay: float = 0.0,
+                       nesterov: bool = True) -> Optimizer:
   """optax.trace(momentum, nesterov=True), add_decayed_weights(wd), -lr: heavy ball without dampening.
 
-  b = g + momentum b; d = g + momentum b; p <- p - lr (d + wd p).
+  b = g + momentum b; d = g + momentum b; p <- p - lr (d + wd p). nesterov=False is heavy ball: d = b.
   """
 
   def init(params):
@@ -94,8 +95,8 @@ def plain_nesterov_sgd(learning_rate: Schedule, momentum: float, weight_decay: f
   def step(grads, state, params):
     lr = _lr(learning_rate, state.count)
     trace = jax.tree.map(lambda b, g: g + momentum * b, state.trace, grads)
-    new_params = jax.tree.map(lambda p, g, b: p - lr * ((g + momentum * b) + weight_decay * p), params, grads,
-                              trace)
+    new_params = jax.tree.map(lambda p, g, b: p - lr * (((g + momentum * b) if nesterov else b) + weight_decay * p),
+                              params, grads, trace)
     return new_params, TraceState(state.count + 1, trace)
 
   return Optimizer(init, step)
@@ -242,3 +243,24 @@ def amos(params, style: str, b1: float, b2: float, l2: float, converge: float, w
     return unflat(0), AmosState(state.count + 1, unflat(1), unflat(2), unflat(3))
 
   return Optimizer(init, step)
+
+
+# Target-setting algorithms (tools/target_setting): AdamW and heavy-ball momentum ----------------------------
+
+
+def adamw(learning_rate: Schedule, b1: float, b2: float, eps: float = 1e-8, weight_decay: float = 0.0) -> Optimizer:
+  """AdamW with the decay multiplied by lr (torch's form) on the kernels (op `adam`) or the plain path."""
+  if not kernel_switch.kernels_enabled():
+    return plain_nadamw(learning_rate, b1, b2, eps, weight_decay, nesterov=False)
+  from algoperf_kernels import optax_ops  # pylint: disable=import-outside-toplevel
+  fused = optax_ops.adamw(learning_rate, b1=b1, b2=b2, eps=eps, weight_decay=weight_decay)
+  return Optimizer(fused.init, fused.step)
+
+
+def heavy_ball_sgd(learning_rate: Schedule, momentum: float, weight_decay: float = 0.0) -> Optimizer:
+  """Heavy-ball momentum b = g + momentum b; p <- p - lr (b + wd p), on the kernels (op `sgd`) or plain."""
+  if not kernel_switch.kernels_enabled():
+    return plain_nesterov_sgd(learning_rate, momentum, weight_decay, nesterov=False)
+  from algoperf_kernels import optax_ops  # pylint: disable=import-outside-toplevel
+  fused = optax_ops.sgd(learning_rate, momentum, nesterov=False, weight_decay=weight_decay)
+  return Optimizer(fused.init, fused.step)

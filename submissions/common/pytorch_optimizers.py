@@ -32,12 +32,12 @@ class PlainNAdamW(_Plain):
 
   p *= 1 - lr wd; m = lerp(m, g, 1-b1); v = b2 v + (1-b2) g^2;
   p -= lr/(1-b1^t) (b1 m + (1-b1) g) / (denominator), denominator sqrt(v)/sqrt(1-b2^t) + eps for p = 2,
-  (v/(1-b2^t))^(1/p) + eps otherwise.
+  (v/(1-b2^t))^(1/p) + eps otherwise. nesterov=False is AdamW (numerator m).
   """
 
-  def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, power=2.0):
+  def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, power=2.0, nesterov=True):
     super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                                  power=float(power)))
+                                  power=float(power), nesterov=nesterov))
 
   def _update(self, p, g, state, group):
     b1, b2 = group['betas']
@@ -53,7 +53,7 @@ class PlainNAdamW(_Plain):
     m.lerp_(g, 1 - b1)
     v.mul_(b2).addcmul_(g, g, value=1 - b2)
     bc1, bc2 = 1 - b1**t, 1 - b2**t
-    numerator = m.mul(b1).add_(g, alpha=1 - b1)
+    numerator = m.mul(b1).add_(g, alpha=1 - b1) if group.get('nesterov', True) else m
     if power == 2.0:
       denom = (v.sqrt() / math.sqrt(bc2)).add_(eps)
     else:
@@ -69,10 +69,11 @@ def nadamw(params, lr, betas, eps=1e-8, weight_decay=0.0, power=2.0) -> torch.op
 
 
 class PlainNesterovSGD(_Plain):
-  """optax.trace(momentum, nesterov=True) + decoupled weight decay: b = g + mu b; p -= lr (g + mu b + wd p)."""
+  """optax.trace(momentum, nesterov=True) + decoupled weight decay: b = g + mu b; p -= lr (g + mu b + wd p).
+  nesterov=False is heavy ball: p -= lr (b + wd p)."""
 
-  def __init__(self, params, lr=1e-3, momentum=0.9, weight_decay=0.0):
-    super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay))
+  def __init__(self, params, lr=1e-3, momentum=0.9, weight_decay=0.0, nesterov=True):
+    super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov))
 
   def _update(self, p, g, state, group):
     mu = group['momentum']
@@ -80,7 +81,8 @@ class PlainNesterovSGD(_Plain):
       state['momentum_buffer'] = torch.zeros_like(p, dtype=torch.float32)
     buf = state['momentum_buffer']
     buf.mul_(mu).add_(g)
-    direction = g.add(buf, alpha=mu).add_(p, alpha=group['weight_decay'])
+    direction = g.add(buf, alpha=mu) if group.get('nesterov', True) else buf.clone()
+    direction.add_(p, alpha=group['weight_decay'])
     p.add_(direction, alpha=-group['lr'])
 
 
@@ -226,3 +228,23 @@ class Amos(torch.optim.Optimizer):
         st['nu'], st['b'] = nu, b
     self.count += 1
     return loss
+
+
+# Target-setting algorithms (tools/target_setting): AdamW and heavy-ball momentum ----------------------------
+
+
+def adamw(params, lr, betas, eps=1e-8, weight_decay=0.0) -> torch.optim.Optimizer:
+  """AdamW with the decay multiplied by lr (torch's form), on the kernels or the plain path."""
+  if not kernel_switch.kernels_enabled():
+    return PlainNAdamW(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, nesterov=False)
+  from algoperf_kernels import torch_optim  # pylint: disable=import-outside-toplevel
+  return torch_optim.AdamW(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+
+
+def heavy_ball_sgd(params, lr, momentum, weight_decay=0.0) -> torch.optim.Optimizer:
+  """Heavy-ball momentum b = g + mu b; p -= lr (b + wd p), on the kernels or the plain path."""
+  if not kernel_switch.kernels_enabled():
+    return PlainNesterovSGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=False)
+  from algoperf_kernels import torch_optim  # pylint: disable=import-outside-toplevel
+  return torch_optim.SGD(params, lr=lr, momentum=momentum, dampening=0.0, weight_decay=0.0, nesterov=False,
+                         decoupled_weight_decay=weight_decay)

@@ -59,3 +59,13 @@ def google_horizon(step_hint: int, cosine_decay_fraction: float, warmup_steps_fr
   step_hint), W = int(warmup_steps_fraction * T)."""
   total = int(cosine_decay_fraction * step_hint)
   return int(warmup_steps_fraction * total), total
+
+
+def warmup_linear_decay(count, peak: float, warmup_steps: int, decay_steps: int, end_factor: float, xp=np):
+  """The target-setting momentum schedule (harness.md §5.2): linear warmup from 0 to peak over W updates,
+  then linear to peak * end_factor at update `decay_steps` (decay_steps_factor * step_hint), constant after."""
+  count = xp.asarray(count, xp.float32) if xp is not np else float(count)
+  warm = peak * count / max(warmup_steps, 1)
+  progress = xp.minimum(xp.maximum(count - warmup_steps, 0.0) / max(decay_steps - warmup_steps, 1), 1.0)
+  decay = peak * (1.0 - (1.0 - end_factor) * progress)
+  return xp.where(count < warmup_steps, warm, decay)

@@ -21,18 +21,9 @@ class BaseCifarWorkload(ScaledWorkload):
           test_target_value=0.85, max_allowed_runtime_sec=3_600, eval_period_time_sec=600, step_hint=4_883),
       # ResNet-18 at a quarter of the width (16-32-64-128) with one BasicBlock per stage, on the Fashion-MNIST
       # build of tools:make_datasets (real 28x28 images zero-padded to 32x32 in the CIFAR-10 pickles); batch 128.
-      # Targets (PROVISIONAL, until the target-setting protocol is run on them), from the NAdamW baseline's first
-      # search-space point on the shared 2-core CPU (about 10 busy processes; one thread per framework):
-      # - setting runs (600 steps, --experiment_name=lite_a): validation/test accuracy 0.7985/0.787 (JAX) and
-      #   0.813/0.8065 (PyTorch) by steps 436/483, ending at 0.8035/0.798 and 0.8155/0.8055;
-      # - targets just under both: 0.79 / 0.78;
-      # - check runs with another trial seed (lite_final): both targets passed at step 501 after 366 s of
-      #   submission time in JAX (0.7955/0.783) and at step 562 after 151 s in PyTorch (0.7935/0.7865).
       'lite': ScaleConfig(
           num_train_examples=20_000, num_validation_examples=2_000, num_test_examples=2_000,
-          num_eval_train_examples=2_000, eval_batch_size=1_000, validation_target_value=0.79,
-          test_target_value=0.78, max_allowed_runtime_sec=600, eval_period_time_sec=30, step_hint=600,
-          batch_size_divisor=1, provisional_targets=True,
+          num_eval_train_examples=2_000, eval_batch_size=1_000, batch_size_divisor=1,
           model={'num_filters': 16, 'stage_sizes': (1, 1, 1, 1)}),
       # Unit tests: the 20 real CIFAR-10 images of `make_datasets --source=foolbox` (16 in the data
       # batches, 4 in test_batch); batch 128 / 32 = 4. The budget leaves room for JAX's compile time on a

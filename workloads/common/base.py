@@ -2,15 +2,18 @@
 
 A workload is built at one of three scales of the same code (DESIGN.md): `full` (the published sizes,
 targets and budgets), `lite` (a CPU-sized member of the same family on the small real data that
-tools:make_datasets builds; our own provisional targets) and `smoke` (tiny, for unit tests). The rules
-version picks the budget and step hint (v0.6 default; v0.5 for the published leaderboard).
+tools:make_datasets builds; its targets, budget, eval period and step hint come from the target-setting
+protocol, in workloads/<folder>/lite_targets.json: lite_targets.py) and `smoke` (tiny, for unit tests). The
+rules version picks the budget and step hint (v0.6 default; v0.5 for the published leaderboard).
 """
 import dataclasses
-from typing import Any, Dict, Iterator, Mapping, Optional
+import os
+from typing import Any, Dict, Iterator, Mapping, Optional, Tuple
 
 import numpy as np
 
 from algoperf import spec
+from workloads.common import lite_targets
 
 SCALES = ('full', 'lite', 'smoke')
 RULES_VERSIONS = ('v0.5', 'v0.6')
@@ -18,16 +21,19 @@ RULES_VERSIONS = ('v0.5', 'v0.6')
 
 @dataclasses.dataclass(frozen=True)
 class ScaleConfig:
-  """Everything that changes between the full, lite and smoke scale of one workload."""
+  """Everything that changes between the full, lite and smoke scale of one workload.
+
+  At the lite scale the five target fields stay None here: lite_targets.json supplies them.
+  """
   num_train_examples: int
   num_validation_examples: int
   num_test_examples: Optional[int]
   eval_batch_size: int
-  validation_target_value: float
-  test_target_value: float
-  max_allowed_runtime_sec: int
-  eval_period_time_sec: int
-  step_hint: int
+  validation_target_value: Optional[float] = None
+  test_target_value: Optional[float] = None
+  max_allowed_runtime_sec: Optional[int] = None
+  eval_period_time_sec: Optional[float] = None
+  step_hint: Optional[int] = None
   num_eval_train_examples: Optional[int] = None  # Defaults to num_validation_examples.
   # v0.5 had other budgets and step hints for some workloads (spec/harness.md §3.1).
   max_allowed_runtime_sec_v05: Optional[int] = None
@@ -49,7 +55,10 @@ class ScaledWorkload(spec.Workload):
   SCALES: Dict[str, ScaleConfig] = {}
   target_metric_minimized: bool = False
 
-  def __init__(self, scale: str = 'full', rules_version: str = 'v0.6', **kwargs) -> None:
+  def __init__(self, scale: str = 'full', rules_version: str = 'v0.6',
+               target_setting: Optional[Mapping[str, Any]] = None, **kwargs) -> None:
+    """target_setting: {'step_hint', 'eval_period_time_sec'} for a run of the target-setting protocol
+    (tools/set_targets.py): targets out of reach and no budget (lite_targets.target_setting_config)."""
     super().__init__(**kwargs)
     if scale not in self.SCALES:
       raise ValueError(f'Unknown scale {scale!r} for {type(self).__name__}; use one of '
@@ -59,15 +68,58 @@ class ScaledWorkload(spec.Workload):
     self.scale = scale
     self.rules_version = rules_version
     self.config = self.SCALES[scale]
+    # A lite workload whose file is missing still builds (model tests need no targets); reading a target,
+    # the budget, the eval period or the step hint raises this error, which names the set_targets command.
+    self._missing_lite_targets: Optional[Exception] = None
+    if target_setting is not None:
+      self.config = lite_targets.target_setting_config(self.config, self.target_metric_minimized,
+                                                       **target_setting)
+    elif scale == 'lite':
+      try:
+        self.config = lite_targets.apply(self.config, self._lite_targets())
+      except lite_targets.MissingLiteTargets as e:
+        self._missing_lite_targets = e
+
+  # Lite targets (workloads/<folder>/lite_targets*.json) -----------------------------------------------
+
+  def registry_key(self) -> Tuple[str, str, str]:
+    """(registry key, folder, base workload key) of this class (or the nearest registered class above it)."""
+    from workloads import registry  # pylint: disable=import-outside-toplevel
+    for cls in type(self).__mro__:
+      for key, entry in registry.WORKLOADS.items():
+        if entry.class_name == cls.__name__ and cls.__module__.startswith(f'workloads.{entry.package}.'):
+          return key, entry.package, registry.get_base_workload_name(key)
+    raise ValueError(f'{type(self).__name__} is not a registered workload (workloads/registry.py), so it has '
+                     'no lite_targets.json; register it or build it at the full or smoke scale.')
+
+  def _lite_targets(self) -> Dict[str, Any]:
+    key, package, base_key = self.registry_key()
+    path = lite_targets.path_for(key, package, base_key)
+    if key == base_key or os.path.exists(path):
+      return lite_targets.read_targets(path, key)
+    # A held-out variant without its own file: its base's values, targets scaled by the full-scale ratio.
+    base_targets = lite_targets.read_targets(lite_targets.path_for(base_key, package, base_key), base_key)
+    base_class = next((c for c in type(self).__mro__ if c is not type(self) and _registered_as(c, base_key)), None)
+    if base_class is None:
+      raise lite_targets.MissingLiteTargets(
+          f'{path} does not exist and {type(self).__name__} does not derive from its base workload '
+          f'{base_key!r}; set its targets with: {lite_targets.set_targets_command(key)}')
+    return lite_targets.derive_variant(base_targets, _full_targets(self, base_class), _full_targets(self, type(self)))
+
+  def _require_lite_targets(self) -> None:
+    if self._missing_lite_targets is not None:
+      raise self._missing_lite_targets
 
   # Targets and sizes -----------------------------------------------------------------------------
 
   @property
   def validation_target_value(self) -> float:
+    self._require_lite_targets()
     return self.config.validation_target_value
 
   @property
   def test_target_value(self) -> float:
+    self._require_lite_targets()
     return self.config.test_target_value
 
   @property
@@ -92,16 +144,19 @@ class ScaledWorkload(spec.Workload):
 
   @property
   def max_allowed_runtime_sec(self) -> int:
+    self._require_lite_targets()
     if self.rules_version == 'v0.5' and self.config.max_allowed_runtime_sec_v05:
       return self.config.max_allowed_runtime_sec_v05
     return self.config.max_allowed_runtime_sec
 
   @property
-  def eval_period_time_sec(self) -> int:
+  def eval_period_time_sec(self) -> float:
+    self._require_lite_targets()
     return self.config.eval_period_time_sec
 
   @property
   def step_hint(self) -> int:
+    self._require_lite_targets()
     if self.rules_version == 'v0.5' and self.config.step_hint_v05:
       return self.config.step_hint_v05
     return self.config.step_hint
@@ -161,6 +216,20 @@ class ScaledWorkload(spec.Workload):
       for key, value in self._eval_batch(params, batch, model_state, rng).items():
         totals[key] = totals.get(key, 0.0) + float(np.asarray(value))
     return self._normalize_eval_metrics(num_examples, totals)
+
+
+def _registered_as(cls, key: str) -> bool:
+  from workloads import registry  # pylint: disable=import-outside-toplevel
+  entry = registry.WORKLOADS[key]
+  return cls.__name__ == entry.class_name and cls.__module__.startswith(f'workloads.{entry.package}.')
+
+
+def _full_targets(workload: ScaledWorkload, cls) -> Dict[str, float]:
+  """The published (full-scale) targets of `cls`, read through its properties (variants override them)."""
+  probe = object.__new__(cls)
+  probe.__dict__.update(workload.__dict__)
+  probe.scale, probe.config, probe._missing_lite_targets = 'full', cls.SCALES['full'], None
+  return {'validation_target_value': probe.validation_target_value, 'test_target_value': probe.test_target_value}
 
 
 class MappedIterable:

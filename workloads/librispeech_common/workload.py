@@ -30,10 +30,9 @@ DATA = {
     'smoke': SpeechDataConfig(max_audio_samples=24_000, max_target_tokens=16, vocab_size=32),
 }
 # Sizes, budgets and eval settings of the reduced scales; each workload adds its model and targets.
-LITE = ScaleConfig(
+LITE = ScaleConfig(  # Targets, budget, eval period and step hint: lite_targets.json.
     num_train_examples=344, num_validation_examples=41, num_test_examples=51, num_eval_train_examples=64,
-    eval_batch_size=64, validation_target_value=1.0, test_target_value=1.0, max_allowed_runtime_sec=900,
-    eval_period_time_sec=30, step_hint=2_000, batch_size_divisor=32, provisional_targets=True)
+    eval_batch_size=64, batch_size_divisor=32)
 SMOKE = ScaleConfig(
     num_train_examples=20, num_validation_examples=6, num_test_examples=6, num_eval_train_examples=8,
     eval_batch_size=8, validation_target_value=0.5, test_target_value=0.5, max_allowed_runtime_sec=60,
@@ -80,12 +79,13 @@ class BaseLibriSpeechWorkload(ScaledWorkload):
 
   @property
   def validation_target_value(self) -> float:
-    return self.VARIANT_TARGETS.get(self.scale, (self.config.validation_target_value,))[0]
+    targets = self.VARIANT_TARGETS.get(self.scale)
+    return targets[0] if targets else super().validation_target_value
 
   @property
   def test_target_value(self) -> float:
     targets = self.VARIANT_TARGETS.get(self.scale)
-    return targets[1] if targets else self.config.test_target_value
+    return targets[1] if targets else super().test_target_value
 
   @property
   def loss_type(self) -> spec.LossType:

@@ -18,21 +18,9 @@ from workloads.ogbg import metrics
 DEFAULT_DROPOUT_RATE = 0.1
 BASE_MODEL = {'latent_dim': 256, 'hidden_dims': (256,), 'num_message_passing_steps': 5, 'activation': 'relu'}
 
-# Lite and smoke targets are provisional (ScaleConfig.provisional_targets). The lite data is what
-# tools:make_datasets builds (13,366 molecules, scaffold split 10,692 / 1,337 / 1,337); smoke reads a slice.
-# How the lite targets were set (2026-11-28, this 2-core machine under a load of ~10-14 from other jobs):
-# the NAdamW baseline (first point of its search space, seed 0) ran 300 s with out-of-reach targets.
-#   JAX:     validation mAP 0.60 (untrained) -> 0.779 @ step 376 (118 s) -> 0.789 @ 424 (133 s) -> 0.821 @ 1,018;
-#            test 0.794 @ 315 (103 s).
-#   PyTorch: validation 0.58 -> 0.767 @ 365 (153 s) -> 0.789 @ 417 (168 s) -> 0.806 @ 467; test 0.804 @ 365.
-# Targets 0.78 / 0.78 are reached by both in under 3 minutes of submission time; the budget (300 s) leaves
-# room for slower seeds. Check with these targets (seed 0, runner CLI): JAX stops at step 366 (94 s),
-# PyTorch at step 314 (76 s; OMP_NUM_THREADS=1, as 2 OpenMP threads on 2 busy cores run ~25x slower).
-# Seed spread (2026-12-02, tools:benchmark, one trial per framework, quiet machine): PyTorch reached the target
-# at step 551 (30 s); JAX peaked at 0.7794 (step 1,001, 68 s) and then froze as the cosine schedule reached
-# zero at step_hint 1,500, missing 0.78 by 0.0006. One seed in a study of five can miss.
-# An untrained GNN scores ~0.5-0.6: these tasks have high positive rates (molpcba's are ~1-2 %), so mAP
-# starts far above molpcba's ~0.03.
+# The lite data is what tools:make_datasets builds (13,366 molecules, scaffold split 10,692 / 1,337 / 1,337);
+# smoke reads a slice. An untrained GNN scores ~0.5-0.6 mAP: these tasks have high positive rates (molpcba's
+# are ~1-2 %), so mAP starts far above molpcba's ~0.03.
 SCALES = {
     'full': ScaleConfig(
         num_train_examples=350_343, num_validation_examples=43_793, num_test_examples=43_793,
@@ -40,13 +28,13 @@ SCALES = {
         validation_target_value=0.28098, test_target_value=0.268729,
         max_allowed_runtime_sec=12_011, max_allowed_runtime_sec_v05=18_477,
         eval_period_time_sec=240, step_hint=52_000, step_hint_v05=80_000, model=BASE_MODEL),
-    # Baseline batch 512 / 4 = 128 graphs; a quarter of the widths, 3 of the 5 steps.
+    # Baseline batch 512 / 8 = 64 graphs; an eighth of the widths, 2 of the 5 message-passing steps; evals on
+    # the first 400 of the 1,337 validation and test graphs (and 400 train graphs): sized so that a lite trial
+    # takes seconds on 2 CPU cores and its evals stay a small part of it (the quick suite, issue 17).
     'lite': ScaleConfig(
-        num_train_examples=10_692, num_validation_examples=1_337, num_test_examples=1_337,
-        eval_batch_size=1_024, validation_target_value=0.78, test_target_value=0.78,
-        max_allowed_runtime_sec=300, eval_period_time_sec=15, step_hint=1_500, batch_size_divisor=4,
-        provisional_targets=True,
-        model={'latent_dim': 64, 'hidden_dims': (64,), 'num_message_passing_steps': 3, 'activation': 'relu'}),
+        num_train_examples=10_692, num_validation_examples=400, num_test_examples=400,
+        eval_batch_size=1_024, batch_size_divisor=8,
+        model={'latent_dim': 32, 'hidden_dims': (32,), 'num_message_passing_steps': 2, 'activation': 'relu'}),
     # Unit tests: baseline batch 512 / 32 = 16 graphs (the largest molecule, 218 atoms, needs >= 9). An
     # untrained GNN scores ~0.5-0.6 mAP on these tasks (their positive rates are high, unlike molpcba's), so
     # the smoke targets sit out of reach of a few steps: smoke runs never stop early. The budget leaves room
@@ -62,25 +50,22 @@ SCALES = {
 
 def variant_scales(targets: Mapping[str, tuple], model: Mapping[str, Mapping[str, Any]]) -> Dict[str, ScaleConfig]:
   """The base SCALES with other (validation, test) targets and model kwargs merged in, per scale."""
-  return {scale: dataclasses.replace(config, validation_target_value=targets[scale][0],
-                                     test_target_value=targets[scale][1],
+  return {scale: dataclasses.replace(config, validation_target_value=targets.get(scale, (None, None))[0],
+                                     test_target_value=targets.get(scale, (None, None))[1],
                                      model={**config.model, **model.get(scale, {})})
           for scale, config in SCALES.items()}
 
 
-# Held-out variants (spec/harness.md §3.3, spec/variants.md §9). Lite targets: the base lite target scaled
-# by the variant's full-scale ratio to the base (gelu 0.988, silu 1.004, model_size 0.959), until the
-# target-setting protocol is run on them. JAX baseline check (seed 0): model_size stops at step 449 (121 s),
-# gelu at step 442 (131 s).
+# Held-out variants (spec/harness.md §3.3, spec/variants.md §9).
 GELU_SCALES = variant_scales(
-    {'full': (0.27771, 0.262926), 'lite': (0.77, 0.77), 'smoke': (0.9, 0.9)},
+    {'full': (0.27771, 0.262926), 'smoke': (0.9, 0.9)},
     {scale: {'activation': 'gelu'} for scale in SCALES})
 SILU_SCALES = variant_scales(
-    {'full': (0.282178, 0.272144), 'lite': (0.78, 0.78), 'smoke': (0.9, 0.9)},
+    {'full': (0.282178, 0.272144), 'smoke': (0.9, 0.9)},
     {scale: {'activation': 'silu'} for scale in SCALES})
 # latent_dim only sets the embedders; the MLPs (hidden_dims[-1] wide) set every later width.
 MODEL_SIZE_SCALES = variant_scales(
-    {'full': (0.269446, 0.253051), 'lite': (0.75, 0.75), 'smoke': (0.9, 0.9)},
+    {'full': (0.269446, 0.253051), 'smoke': (0.9, 0.9)},
     {'full': {'latent_dim': 128, 'hidden_dims': (256, 256), 'num_message_passing_steps': 3},
      'lite': {'latent_dim': 32, 'hidden_dims': (64, 64), 'num_message_passing_steps': 2},
      'smoke': {'latent_dim': 8, 'hidden_dims': (16, 16), 'num_message_passing_steps': 2}})

@@ -1,0 +1,59 @@
+"""tools/set_targets at smoke scale: a well-formed targets file with provenance, and a rerun that runs nothing."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
+DATA_DIR = os.environ.get('MNIST_SMOKE_DATA_DIR', os.path.join(ROOT, 'tools', 'datasets', 'smoke'))
+
+
+def _run(output, experiment_dir, *extra):
+  cmd = [sys.executable, os.path.join(ROOT, 'tools', 'set_targets.py'), '--workload=mnist', '--scale=smoke',
+         '--num_trials=1', '--num_seeds=3', '--steps=4', '--eval_period_sec=0.01', f'--output={output}',
+         f'--experiment_dir={experiment_dir}', f'--data_dir={DATA_DIR}', *extra]
+  env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT] + sys.path), JAX_PLATFORMS='cpu')
+  proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600, check=False)
+  assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+  return proc.stdout
+
+
+def test_protocol_writes_targets_with_provenance_and_resumes(tmp_path):
+  output, experiment_dir = str(tmp_path / 'targets.json'), str(tmp_path / 'runs')
+  first = _run(output, experiment_dir)
+  assert '0 of 7 runs already recorded' in first and '[7/7] mnist rerun/seed_3' in first
+  with open(output) as f:
+    record = json.load(f)
+  runs = record['runs']
+  assert sorted(runs) == sorted([f'{a}/trial_1' for a in ('adamw', 'nadamw', 'nesterov', 'momentum')] +
+                                [f'rerun/seed_{k}' for k in (1, 2, 3)])
+  assert all(r['status'] == 'completed' and r['global_step'] == 4 and r['curve'] for r in runs.values())
+  search = [runs[f'{a}/trial_1'] for a in ('adamw', 'nadamw', 'nesterov', 'momentum')]
+  best = max(search, key=lambda r: r['best_validation'])
+  assert record['best_configuration']['hyperparameters'] == best['hyperparameters']
+  reruns = [runs[f'rerun/seed_{k}'] for k in (1, 2, 3)]
+  assert all(r['hyperparameters'] == best['hyperparameters'] for r in reruns)
+  assert len({r['seed'] for r in reruns}) == 3
+  targets = record['targets']
+  # The file's targets follow from its own runs: median best validation, step hint 4 / 0.75.
+  assert targets['validation_target_value'] == sorted(r['best_validation'] for r in reruns)[1]
+  assert targets['step_hint'] == 5 and targets['target_metric'] == 'accuracy'
+  invocation = record['provenance']['invocations'][0]
+  assert '--workload=mnist' in invocation['command'] and len(invocation['load_average_at_start']) == 3
+  assert invocation['machine']['cpu_count'] and 'finished' in invocation
+
+  shutil.rmtree(experiment_dir)  # A rerun that trained anything would recreate trial folders.
+  second = _run(output, experiment_dir)
+  assert '7 of 7 runs already recorded' in second and 'rerun/seed_1:' not in second
+  assert not os.path.exists(experiment_dir)
+  with open(output) as f:
+    again = json.load(f)
+  assert again['runs'] == runs and again['targets'] == targets
+  assert len(again['provenance']['invocations']) == 2
+
+  other = subprocess.run([sys.executable, os.path.join(ROOT, 'tools', 'set_targets.py'), '--workload=mnist',
+                          '--scale=smoke', '--num_trials=2', f'--output={output}', f'--data_dir={DATA_DIR}'],
+                         capture_output=True, text=True, check=False,
+                         env=dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT] + sys.path)))
+  assert other.returncode != 0 and 'other settings' in other.stderr
