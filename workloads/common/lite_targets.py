@@ -3,7 +3,9 @@
 Every lite workload's `validation_target_value`, `test_target_value`, `max_allowed_runtime_sec`,
 `eval_period_time_sec` and `step_hint` come from `workloads/<folder>/lite_targets.json` (a held-out variant:
 `workloads/<folder>/lite_targets_<key>.json`), which the target-setting protocol writes with its provenance
-(tools/set_targets.py). No lite value is picked by hand. A held-out variant without its own file derives its
+(tools/set_targets.py). A workload the protocol has not reached yet keeps the values picked by hand before it
+existed, in the file's `provisional` object: they are used and reported as provisional (ScaleConfig.
+provisional_targets) until set_targets writes `targets`. A held-out variant without its own file derives its
 targets from its base workload's file (`derive_variant`).
 
 While set_targets runs the protocol, the workload is built with `target_setting={...}` instead: targets out of
@@ -43,15 +45,20 @@ def read_targets(path: str, workload_key: str) -> Dict[str, Any]:
   with open(path) as f:
     record = json.load(f)
   targets = record.get('targets')
-  if not targets or any(targets.get(name) is None for name in FIELDS):
-    raise MissingLiteTargets(f'{path} holds no targets yet (the target-setting protocol has not finished); run '
-                             f'or resume it with: {set_targets_command(workload_key)}')
-  return {name: targets[name] for name in FIELDS}
+  if targets and all(targets.get(name) is not None for name in FIELDS):
+    return {name: targets[name] for name in FIELDS}
+  provisional = record.get('provisional')
+  if provisional and all(provisional.get(name) is not None for name in FIELDS):
+    # Values picked by hand before the protocol existed, kept so the workload runs; reported as provisional.
+    return dict({name: provisional[name] for name in FIELDS}, provisional_targets=True)
+  raise MissingLiteTargets(f'{path} holds no targets yet (the target-setting protocol has not finished); run '
+                           f'or resume it with: {set_targets_command(workload_key)}')
 
 
 def apply(config, targets: Mapping[str, Any]):
-  """The ScaleConfig with the file's values."""
-  return dataclasses.replace(config, **{name: targets[name] for name in FIELDS})
+  """The ScaleConfig with the file's values (`provisional_targets` set when they are not the protocol's)."""
+  return dataclasses.replace(config, provisional_targets=bool(targets.get('provisional_targets', False)),
+                             **{name: targets[name] for name in FIELDS})
 
 
 def derive_variant(base_targets: Mapping[str, Any], base_full: Mapping[str, float],
