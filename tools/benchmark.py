@@ -29,7 +29,9 @@ The experiment folder is laid out for upstream's scorer (scoring/layout.py): <ex
 leaderboard/ when one ruleset runs), with leaderboard/index.html linking them. --compare_kernels also runs
 each trial of a submission that uses the fused kernels with ALGOPERF_KERNELS=off, in
 <experiment_dir>/kernels_off/ (same layout), and adds the on/off time-to-target ratios to index.html.
-The exit status is 1 when no trial completed.
+--plan_only stops after the plan; --score_only runs nothing and scores what the folder holds (the
+leaderboards of an interrupted run, whose missing trials count as misses). The exit status is 1 when no trial
+completed.
 """
 import dataclasses
 import hashlib
@@ -59,6 +61,8 @@ flags.DEFINE_boolean('fresh', False, 'Move an existing experiment folder aside a
 flags.DEFINE_boolean('retry_failed', False, 'Run trials whose status.json says failed again.')
 flags.DEFINE_boolean('compare_kernels', False, 'Also run kernel-using submissions with ALGOPERF_KERNELS=off.')
 flags.DEFINE_boolean('plan_only', False, 'Print the plan and the estimate, then stop.')
+flags.DEFINE_boolean('score_only', False, 'Run no trial: score what the experiment folder holds (e.g. an '
+                     'interrupted run) and write the leaderboards.')
 flags.DEFINE_string('data_dir', os.environ.get('ALGOPERF_DATA_DIR', '~/algoperf_data'), 'Dataset folder.')
 flags.DEFINE_integer('seed', 0, 'Base seed; every trial derives its own.')
 flags.DEFINE_integer('max_global_steps', None, 'Cap on steps per trial (for quick looks).')
@@ -177,8 +181,9 @@ def main(argv):
     print_plan(plan, settings, FLAGS.framework, experiment_dir, plan_lib.history(os.path.dirname(experiment_dir)))
     if FLAGS.plan_only:
       return
-    ensure_datasets(settings.workloads, FLAGS.data_dir)
-    specs = [t.spec for t in plan.to_run]
+    specs = [] if FLAGS.score_only else [t.spec for t in plan.to_run]
+    if specs:
+      ensure_datasets(settings.workloads, FLAGS.data_dir)
     executor = trial_process.executor_from_flags(FLAGS)
     if executor is None:  # Trials run in this process.
       for framework in sorted({s.framework for s in specs}, reverse=True):
