@@ -125,9 +125,10 @@ def print_plan(plan, settings, framework: str, experiment_dir: str, past) -> Non
   to_run = plan.to_run
   print(f'Suite {settings.suite}: {settings.description}')
   counts = ', '.join(f'{r} {settings.trials_per_study[r]} trial(s)/study' for r in settings.rulesets)
-  print(f'{len(plan.trials)} trials ({len(to_run)} to run, {len(plan.trials) - len(to_run)} finished): '
+  print(f'{len(plan.trials)} trials ({len(to_run)} to run, {len(plan.trials) - len(to_run)} finished, '
+        f'{len(plan.skipped)} submission version(s) skipped): '
         f'workloads {", ".join(settings.workloads)}; scale {settings.scale}; rules {settings.rules_version}; '
-        f'{settings.num_studies} studies; {counts}; framework {framework}; folder {experiment_dir}', flush=True)
+        f'{settings.num_studies} stud{"y" if settings.num_studies == 1 else "ies"}; {counts}; framework {framework}; folder {experiment_dir}', flush=True)
   est, each = plan_lib.estimate(to_run, settings.scale, settings.rules_version, past)
   seconds = dict(zip((id(t) for t in to_run), each))
   for i, t in enumerate(plan.trials):
