@@ -166,7 +166,7 @@ def _run_trial(spec: TrialSpec, on_start: Optional[Callable[[float, str], None]]
       data_dir=spec.data_dir, imagenet_v2_data_dir=spec.imagenet_v2_data_dir,
       max_global_steps=spec.max_global_steps, save_checkpoints=spec.save_checkpoints, skip_evals=spec.skip_evals,
       progress=_progress_printer(spec.label, spec.progress_every_sec))
-  flags = dict(spec.flags, rng_seed=spec.seed)
+  flags = dict(spec.flags, rng_seed=spec.seed, **({'env': dict(spec.env)} if spec.env else {}))
   return _train_and_record(make_workload, submission, batch_sizes, spec.hyperparameters, spec.seed,
                            spec.trial_dir, config, flags)
 
