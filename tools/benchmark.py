@@ -30,7 +30,8 @@ leaderboard/ when one ruleset runs), with leaderboard/index.html linking them. -
 each trial of a submission that uses the fused kernels with ALGOPERF_KERNELS=off, in
 <experiment_dir>/kernels_off/ (same layout), and adds the on/off time-to-target ratios to index.html.
 --plan_only stops after the plan; --score_only runs nothing and scores what the folder holds (the
-leaderboards of an interrupted run, whose missing trials count as misses). The exit status is 1 when no trial
+leaderboards of an interrupted run). Only whole workloads are scored: one with unfinished trials is left out
+of both leaderboards, with a line saying so. The exit status is 1 when no trial
 completed.
 """
 import dataclasses
@@ -206,6 +207,7 @@ def main(argv):
 
 def write_results(experiment_dir: str, settings, plan) -> None:
   """Scores each ruleset's folder, writes its leaderboard, and the index page linking them."""
+  from algoperf import rules as rules_lib  # pylint: disable=import-outside-toplevel
   from scoring import layout  # pylint: disable=import-outside-toplevel
   from scoring import leaderboard  # pylint: disable=import-outside-toplevel
   from scoring.problems import ScoringError  # pylint: disable=import-outside-toplevel
@@ -213,12 +215,21 @@ def write_results(experiment_dir: str, settings, plan) -> None:
   from tools import plan as plan_lib  # pylint: disable=import-outside-toplevel
   sections = []
   options = dict(rules_version=settings.rules_version, num_studies=settings.num_studies)
+  rules = rules_lib.get_rules(settings.rules_version)
   for ruleset in settings.rulesets:
     out = layout.leaderboard_dir(experiment_dir, ruleset, settings.rulesets)
+    complete, unfinished = plan_lib.finished_workloads(plan, ruleset, FLAGS.retry_failed)
+    # Whole workloads only: a base with its held-out variant (v0.5), both finished.
+    bases = [w for w in complete if w not in rules.held_out.values()
+             and (w not in rules.held_out or rules.held_out[w] not in unfinished)]
+    for workload, count in unfinished.items():
+      print(f'{ruleset} tuning: {workload} is not scored ({count}; rerun the command to finish it).')
     try:
+      if not bases:
+        raise ScoringError('no workload has all its trials finished')
       result = leaderboard.write_leaderboard(
           experiment_dir=layout.ruleset_dir(experiment_dir, ruleset), output_dir=out, ruleset=ruleset,
-          num_trials=settings.trials_per_study[ruleset], **options)
+          num_trials=settings.trials_per_study[ruleset], workloads=bases, **options)
     except ScoringError as e:
       print(f'\n{ruleset.capitalize()} tuning: not scored: {e}')
       sections.append(leaderboard_index.Section(ruleset, out, [], error=str(e)))
@@ -228,7 +239,7 @@ def write_results(experiment_dir: str, settings, plan) -> None:
       try:
         off = leaderboard.score(experiment_dir=layout.ruleset_dir(
             os.path.join(experiment_dir, plan_lib.KERNELS_OFF_FOLDER), ruleset), ruleset=ruleset,
-            num_trials=settings.trials_per_study[ruleset], **options)
+            num_trials=settings.trials_per_study[ruleset], workloads=bases, **options)
         section.ratios = leaderboard_index.kernel_ratios(result.scoring.table, off.table)
       except ScoringError as e:
         section.ratios = []

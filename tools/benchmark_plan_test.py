@@ -212,3 +212,15 @@ def test_history_reads_finished_trial_folders(tmp_path):
   os.utime(trial / 'flags_0.json', (1000, 1000))
   os.utime(trial / 'status.json', (1042, 1042))
   assert plan_lib.history(str(tmp_path)) == {('ogbg', 'pytorch', 'lite', 'v0.6', 'self'): [42.0]}
+
+
+def test_only_whole_workloads_count_as_finished(tmp_path):
+  settings = suite_lib.Settings('t', '', ['mnist', 'criteo1tb'], 'smoke', 1, {'external': 2}, ['external'], 'v0.6')
+  plan = plan_lib.make_plan(str(tmp_path), settings, ['nadamw_baseline'], 'jax', 0, data_dir='d')
+  dirs = {(t.spec.workload, t.spec.trial_dir.rsplit('_', 1)[1]): t.spec.trial_dir for t in plan.trials}
+  write_status(dirs[('mnist', '1')], 'completed')
+  write_status(dirs[('mnist', '2')], 'failed')
+  write_status(dirs[('criteo1tb', '1')], 'diverged')
+  assert plan_lib.finished_workloads(plan, 'external') == (['mnist'], {'criteo1tb': '1/2 finished'})
+  assert plan_lib.finished_workloads(plan, 'external', retry_failed=True) == (
+      [], {'mnist': '1/2 finished', 'criteo1tb': '1/2 finished'})

@@ -179,6 +179,18 @@ def make_plan(experiment_dir: str, settings, submissions: Optional[Sequence[str]
   return Plan(planned, skipped)
 
 
+def finished_workloads(plan: Plan, ruleset: str, retry_failed: bool = False) -> Tuple[List[str], Dict[str, str]]:
+  """(workloads whose every planned trial of the ruleset has finished, {unfinished workload: 'k/n finished'}),
+  read from the trial folders now: an interrupted run is scored on its whole workloads only."""
+  done, total = collections.Counter(), collections.Counter()
+  for t in plan.trials:
+    if t.ruleset == ruleset and not t.kernels_off:
+      total[t.spec.workload] += 1
+      done[t.spec.workload] += trial_state(t.spec.trial_dir, retry_failed) in FINISHED
+  complete = [w for w in total if done[w] == total[w]]
+  return complete, {w: f'{done[w]}/{total[w]} finished' for w in total if done[w] < total[w]}
+
+
 # The estimate ----------------------------------------------------------------------------------------------
 
 def workload_budget_sec(workload: str, scale: str, rules_version: str) -> Optional[float]:
