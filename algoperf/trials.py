@@ -49,6 +49,9 @@ class TrialSpec:
   jax_layout: str = 'auto'  # JAX: 'pmap' (v0.5 runner), 'jit' (v0.6) or 'auto' (submission_loader.jax_layout).
   # Extra keyword arguments of the workload's constructor (tools/set_targets: {'target_setting': {...}}).
   workload_kwargs: Dict[str, Any] = dataclasses.field(default_factory=dict)
+  # Extra environment of the trial (e.g. ALGOPERF_KERNELS=off): set before the submission is imported and
+  # restored when the trial ends, so a reused worker does not carry it into the next trial.
+  env: Dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 def submission_name(submission_path: str) -> str:
@@ -114,8 +117,29 @@ def get_batch_sizes(submission, workload_name: str, base_workload_name: str, wor
 def run_trial(spec: TrialSpec, on_start: Optional[Callable[[float, str], None]] = None) -> TrialResult:
   """Runs (or resumes) one trial in spec.trial_dir and records how it ended in status.json.
 
-  on_start(budget_sec, target_metric) is called once the workload is built and the data checked.
+  on_start(budget_sec, target_metric) is called once the workload is built and the data checked. The
+  trial runs with spec.env added to the process environment (restored afterwards).
   """
+  with environment(spec.env):
+    return _run_trial(spec, on_start)
+
+
+@contextlib.contextmanager
+def environment(env: Dict[str, str]):
+  """os.environ with `env` added for the duration; every variable it touched is restored (or removed)."""
+  saved = {name: os.environ.get(name) for name in env}
+  os.environ.update({name: str(value) for name, value in env.items()})
+  try:
+    yield
+  finally:
+    for name, value in saved.items():
+      if value is None:
+        os.environ.pop(name, None)
+      else:
+        os.environ[name] = value
+
+
+def _run_trial(spec: TrialSpec, on_start: Optional[Callable[[float, str], None]]) -> TrialResult:
   from algoperf import random_utils as prng  # pylint: disable=import-outside-toplevel
   from algoperf import rules as rules_lib  # pylint: disable=import-outside-toplevel
   from algoperf import submission_loader  # pylint: disable=import-outside-toplevel
@@ -145,7 +169,7 @@ def run_trial(spec: TrialSpec, on_start: Optional[Callable[[float, str], None]] 
       data_dir=spec.data_dir, imagenet_v2_data_dir=spec.imagenet_v2_data_dir,
       max_global_steps=spec.max_global_steps, save_checkpoints=spec.save_checkpoints, skip_evals=spec.skip_evals,
       progress=_progress_printer(spec.label, spec.progress_every_sec))
-  flags = dict(spec.flags, rng_seed=spec.seed)
+  flags = dict(spec.flags, rng_seed=spec.seed, **({'env': dict(spec.env)} if spec.env else {}))
   return _train_and_record(make_workload, submission, batch_sizes, spec.hyperparameters, spec.seed,
                            spec.trial_dir, config, flags)
 

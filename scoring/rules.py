@@ -1,17 +1,23 @@
-"""The constants that differ between rules versions, in one place."""
+"""The scorer's view of a rules version: the harness's numbers (algoperf/rules.py, the one source of
+studies, trials, budget factors and held-out variants) plus the tau grid of the performance profiles.
+
+Errors are ScoringError here, so that the scoring command reports them as it reports bad input."""
 import dataclasses
 from typing import Mapping
 
+from algoperf import rules as harness_rules
 from scoring.problems import ScoringError
 
-EXTERNAL = 'external'
-SELF = 'self'
-RULESETS = (EXTERNAL, SELF)
+EXTERNAL = harness_rules.EXTERNAL
+SELF = harness_rules.SELF
+RULESETS = harness_rules.RULESETS
+DEFAULT_VERSION = harness_rules.DEFAULT_VERSION
+V05_HELD_OUT = harness_rules.HELD_OUT_V05
 
 
 @dataclasses.dataclass(frozen=True)
 class Rules:
-  """One rules version; the tau grid is shared by both versions."""
+  """One rules version as the scorer uses it; the tau grid is shared by both versions."""
   version: str
   num_studies: int
   num_external_trials: int
@@ -35,23 +41,12 @@ class Rules:
     return {variant: base for base, variant in self.held_out.items()}
 
 
-# The draw of spec/harness.md 3.3 (one variant per dataset; none for ViT or DeepSpeech).
-V05_HELD_OUT = {
-    'criteo1tb': 'criteo1tb_embed_init',
-    'fastmri': 'fastmri_tanh',
-    'imagenet_resnet': 'imagenet_resnet_large_bn_init',
-    'librispeech_conformer': 'librispeech_conformer_layernorm',
-    'ogbg': 'ogbg_model_size',
-    'wmt': 'wmt_glu_tanh',
-}
+def from_harness(rules: harness_rules.Rules) -> Rules:
+  return Rules(rules.version, num_studies=rules.num_studies, num_external_trials=rules.num_trials,
+               self_tuning_budget_factor=rules.self_tuning_budget_factor, held_out=dict(rules.held_out))
 
-RULES = {
-    'v0.5': Rules('v0.5', num_studies=5, num_external_trials=5, self_tuning_budget_factor=3.0,
-                  held_out=V05_HELD_OUT),
-    'v0.6': Rules('v0.6', num_studies=3, num_external_trials=5, self_tuning_budget_factor=1.5,
-                  held_out={}),
-}
-DEFAULT_VERSION = 'v0.6'
+
+RULES = {version: from_harness(rules) for version, rules in harness_rules.RULES.items()}
 
 
 def get_rules(version):
