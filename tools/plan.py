@@ -196,8 +196,16 @@ def finished_workloads(plan: Plan, ruleset: str, retry_failed: bool = False) -> 
 def workload_budget_sec(workload: str, scale: str, rules_version: str) -> Optional[float]:
   """The workload's time budget at a scale, from its framework-neutral module (nothing heavy is imported)."""
   from workloads import registry  # pylint: disable=import-outside-toplevel
+  from workloads.common import lite_targets  # pylint: disable=import-outside-toplevel
   if workload not in registry.WORKLOADS:
     return None
+  if scale == 'lite':  # Lite budgets live in the base workload's lite_targets.json (a variant keeps its base's).
+    base = registry.get_base_workload_name(workload)
+    try:
+      path = lite_targets.path_for(base, registry.WORKLOADS[base].package, base)
+      return float(lite_targets.read_targets(path, base)['max_allowed_runtime_sec'])
+    except lite_targets.MissingLiteTargets:
+      return None
   try:
     module = importlib.import_module(f'workloads.{registry.WORKLOADS[workload].package}.workload')
   except ImportError:
