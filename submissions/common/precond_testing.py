@@ -38,16 +38,21 @@ def data(shape, seed=0):
   return w0, grads, lrs
 
 
-def run_torch_shampoo(cfg, w0, grads, lrs, use_kernels, kind='other'):
-  p = torch.nn.Parameter(torch.from_numpy(w0.copy()))
-  opt = torch_shampoo.Shampoo([('w', p, kind)], cfg, use_kernels=use_kernels)
+def torch_steps(opt, p, grads, lrs):
+  """Steps a single-parameter torch optimizer through the gradients and rates; the weights after each step."""
   out = []
   for g, lr in zip(grads, lrs):
     p.grad = torch.from_numpy(g.copy())
     opt.param_groups[0]['lr'] = lr
     opt.step()
     out.append(p.detach().numpy().copy())
-  return out, opt
+  return out
+
+
+def run_torch_shampoo(cfg, w0, grads, lrs, use_kernels, kind='other'):
+  p = torch.nn.Parameter(torch.from_numpy(w0.copy()))
+  opt = torch_shampoo.Shampoo([('w', p, kind)], cfg, use_kernels=use_kernels)
+  return torch_steps(opt, p, grads, lrs), opt
 
 
 def run_jax_shampoo(cfg, w0, grads, lrs, use_kernels):
@@ -74,13 +79,7 @@ def run_torch_caspr(cfg, w0, grads, lrs, use_kernels, kind='other'):
   """kind 'torch_dense' with transposed w0/grads shows a torch Linear weight to the Flax-layout plan."""
   p = torch.nn.Parameter(torch.from_numpy(w0.copy()))
   opt = torch_caspr.Caspr([('w', p, kind)], cfg, use_kernels=use_kernels)
-  out = []
-  for g, lr in zip(grads, lrs):
-    p.grad = torch.from_numpy(g.copy())
-    opt.param_groups[0]['lr'] = lr
-    opt.step()
-    out.append(p.detach().numpy().copy())
-  return out, opt
+  return torch_steps(opt, p, grads, lrs), opt
 
 
 def run_jax_caspr(cfg, w0, grads, lrs):

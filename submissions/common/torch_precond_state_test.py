@@ -25,26 +25,16 @@ def _caspr(p, use_kernels):
   return torch_caspr.Caspr([('w', p, 'other')], cfg, use_kernels=use_kernels)
 
 
-def _steps(opt, p, grads, lrs):
-  out = []
-  for g, lr in zip(grads, lrs):
-    p.grad = torch.from_numpy(g.copy())
-    opt.param_groups[0]['lr'] = lr
-    opt.step()
-    out.append(p.detach().numpy().copy())
-  return out
-
-
 @pytest.mark.parametrize('make', [_shampoo, _caspr], ids=['shampoo', 'caspr'])
 @pytest.mark.parametrize('use_kernels', [True, False], ids=['kernels', 'plain'])
 def test_a_restored_optimizer_continues_bit_for_bit(make, use_kernels):
   w0, grads, lrs = precond_testing.data((6, 3))
   p = torch.nn.Parameter(torch.from_numpy(w0.copy()))
-  uninterrupted = _steps(make(p, use_kernels), p, grads, lrs)
+  uninterrupted = precond_testing.torch_steps(make(p, use_kernels), p, grads, lrs)
 
   p = torch.nn.Parameter(torch.from_numpy(w0.copy()))
   first = make(p, use_kernels)
-  _steps(first, p, grads[:SPLIT], lrs[:SPLIT])
+  precond_testing.torch_steps(first, p, grads[:SPLIT], lrs[:SPLIT])
   buffer = io.BytesIO()
   torch.save(first.state_dict(), buffer)
   buffer.seek(0)
@@ -53,7 +43,7 @@ def test_a_restored_optimizer_continues_bit_for_bit(make, use_kernels):
   resumed = make(resumed_p, use_kernels)
   resumed.load_state_dict(torch.load(buffer, weights_only=False))
   assert resumed.step_count == SPLIT
-  after = _steps(resumed, resumed_p, grads[SPLIT:], lrs[SPLIT:])
+  after = precond_testing.torch_steps(resumed, resumed_p, grads[SPLIT:], lrs[SPLIT:])
   for t, (got, want) in enumerate(zip(after, uninterrupted[SPLIT:]), start=SPLIT + 1):
     np.testing.assert_array_equal(got, want, err_msg=f'step {t}')
 
@@ -63,7 +53,7 @@ def test_without_the_preconditioner_state_the_statistics_restart_with_a_warning(
   w0, grads, lrs = precond_testing.data((6, 3))
   p = torch.nn.Parameter(torch.from_numpy(w0.copy()))
   first = _shampoo(p, True)
-  _steps(first, p, grads[:SPLIT], lrs[:SPLIT])
+  precond_testing.torch_steps(first, p, grads[:SPLIT], lrs[:SPLIT])
   old_format = torch.optim.Optimizer.state_dict(first)
   resumed = _shampoo(torch.nn.Parameter(p.detach().clone()), True)
   with caplog.at_level(logging.WARNING):
