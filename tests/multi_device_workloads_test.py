@@ -39,9 +39,7 @@ def _start(out, devices, *extra, workloads=WORKLOADS):
   command = [DRIVER, f'--framework={FRAMEWORK}', f'--workloads={",".join(workloads)}', f'--steps={STEPS}',
              f'--out={out}', *extra]
   if FRAMEWORK == 'jax':
-    # The plain update: the kernels' XLA FFI call over a two-device mesh has an open, rare all-reduce
-    # rendezvous failure under load (tests/multi_device_test.py); this test is about the mesh.
-    env.update(XLA_FLAGS=f'--xla_force_host_platform_device_count={devices}', ALGOPERF_KERNELS='off')
+    env.update(XLA_FLAGS=f'--xla_force_host_platform_device_count={devices}')
     launcher = [sys.executable]
   elif devices > 1:
     launcher = [sys.executable, '-m', 'torch.distributed.run', '--standalone', f'--nproc_per_node={devices}']
