@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 from scoring import upstream_reader
+from tools.testing.child_env import child_env
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
 DATA_DIR = os.environ.get('MNIST_SMOKE_DATA_DIR', os.path.join(ROOT, 'tools', 'datasets', 'smoke'))
@@ -14,9 +15,7 @@ DATA_DIR = os.environ.get('MNIST_SMOKE_DATA_DIR', os.path.join(ROOT, 'tools', 'd
 
 def test_both_rulesets_and_frameworks_give_upstream_format_folders(tmp_path):
   experiment = tmp_path / 'bench'
-  env = dict(os.environ, PYTHONPATH=os.path.abspath(ROOT) + os.pathsep + os.environ.get('PYTHONPATH', ''),
-             OMP_NUM_THREADS='1')
-  env.pop('BUILD_WORKING_DIRECTORY', None)
+  env = child_env(OMP_NUM_THREADS='1')
   result = subprocess.run(
       [sys.executable, os.path.join(ROOT, 'tools', 'benchmark.py'), '--workloads=mnist',
        '--submissions=nadamw_baseline', '--framework=both', '--ruleset=both', '--num_studies=1', '--num_trials=1',

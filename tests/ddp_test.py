@@ -6,15 +6,15 @@ import os
 import subprocess
 import sys
 
+from tools.testing.child_env import child_env
+
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
 DATA_DIR = os.environ.get('MNIST_SMOKE_DATA_DIR', os.path.join(ROOT, 'tools', 'datasets', 'smoke'))
 SUBMISSION_DIR = os.path.join(ROOT, 'tests', 'testdata', 'upstream_submission')  # Plain SGD: scale-sensitive.
 
 
 def _run(experiment_dir, processes):
-  env = dict(os.environ, PYTHONPATH=os.path.abspath(ROOT) + os.pathsep + os.environ.get('PYTHONPATH', ''),
-             OMP_NUM_THREADS='1')
-  env.pop('BUILD_WORKING_DIRECTORY', None)
+  env = child_env(OMP_NUM_THREADS='1')
   launcher = [sys.executable, '-m', 'torch.distributed.run', '--standalone', f'--nproc_per_node={processes}'] \
       if processes > 1 else [sys.executable]
   command = launcher + [
@@ -56,8 +56,7 @@ def test_ranks_exit_cleanly_after_many_collectives(tmp_path):
   # ("terminate called without an active exception"); three launches catch a regression almost surely.
   script = tmp_path / 'exit_after_collectives.py'
   script.write_text(EXIT_SCRIPT)
-  env = dict(os.environ, PYTHONPATH=os.path.abspath(ROOT) + os.pathsep + os.environ.get('PYTHONPATH', ''),
-             OMP_NUM_THREADS='1')
+  env = child_env(OMP_NUM_THREADS='1')
   for launch in range(3):
     result = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2',
                              str(script)], env=env, capture_output=True, text=True)

@@ -16,6 +16,8 @@ import sys
 
 import pytest
 
+from tools.testing.child_env import child_env
+
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
 DATA_DIR = os.environ.get('MNIST_SMOKE_DATA_DIR', os.path.join(ROOT, 'tools', 'datasets', 'smoke'))
 CORPUS = os.path.join(ROOT, 'tests', 'testdata', 'era_corpus')
@@ -25,9 +27,7 @@ PORT_RACE_MARKERS = ('Address already in use', 'EADDRINUSE', 'Connection refused
 
 
 def _run(experiment_dir, style, framework, rules_version, processes=1):
-  env = dict(os.environ, PYTHONPATH=os.path.abspath(ROOT) + os.pathsep + os.environ.get('PYTHONPATH', ''),
-             OMP_NUM_THREADS='1')
-  env.pop('BUILD_WORKING_DIRECTORY', None)
+  env = child_env(OMP_NUM_THREADS='1')
   launcher = [sys.executable, '-m', 'torch.distributed.run', '--standalone', f'--nproc_per_node={processes}'] \
       if processes > 1 else [sys.executable]
   folder = os.path.join(CORPUS, style)

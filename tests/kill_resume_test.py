@@ -13,6 +13,8 @@ import subprocess
 import sys
 import time
 
+from tools.testing.child_env import child_env
+
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
 DATA_DIR = os.environ.get('MNIST_SMOKE_DATA_DIR', os.path.join(ROOT, 'tools', 'datasets', 'smoke'))
 SUBMISSION = os.path.join(ROOT, 'tests', 'testdata', 'faulty', 'submission.py')
@@ -31,10 +33,7 @@ def _command(experiment_dir, resume, space):
 
 
 def _env():
-  env = dict(os.environ, PYTHONPATH=os.path.abspath(ROOT) + os.pathsep + os.environ.get('PYTHONPATH', ''),
-             OMP_NUM_THREADS='1')
-  env.pop('BUILD_WORKING_DIRECTORY', None)
-  return env
+  return child_env(OMP_NUM_THREADS='1')
 
 
 def _final_row(experiment_dir):

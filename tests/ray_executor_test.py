@@ -33,6 +33,7 @@ from algoperf import trial_process
 from scoring import layout
 from scoring import leaderboard
 from tools import benchmark
+from tools.testing.child_env import pythonpath
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
 DATA_DIR = os.environ.get('MNIST_SMOKE_DATA_DIR', os.path.join(ROOT, 'tools', 'datasets', 'smoke'))
@@ -44,7 +45,7 @@ UNTIMED_FILES = ('hparams.json', 'flags_0.json', 'meta_data_0.json')
 @pytest.fixture(autouse=True)
 def _environment(monkeypatch, tmp_path):
   # Trial processes (spawned locally, or Ray workers) import the repository afresh: they need its path.
-  monkeypatch.setenv('PYTHONPATH', os.path.abspath(ROOT) + os.pathsep + os.environ.get('PYTHONPATH', ''))
+  monkeypatch.setenv('PYTHONPATH', pythonpath())
   monkeypatch.setenv('OMP_NUM_THREADS', '1')  # Both executors' trials get the same thread count.
   monkeypatch.setenv('ALGOPERF_JAX_CACHE_DIR', str(tmp_path / 'jax_cache'))
   # Ray's Unix sockets live under its temporary folder; Bazel's TEST_TMPDIR is too long a path for them.

@@ -17,6 +17,7 @@ import pytest
 
 from algoperf import ray_executor
 from algoperf import trials as trials_lib
+from tools.testing.child_env import pythonpath
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
 DATA_DIR = os.environ.get('MNIST_SMOKE_DATA_DIR', os.path.join(ROOT, 'tools', 'datasets', 'smoke'))
@@ -25,7 +26,7 @@ FAULTY = os.path.join(ROOT, 'tests', 'testdata', 'faulty', 'submission.py')
 
 @pytest.fixture(autouse=True)
 def _environment(monkeypatch):
-  monkeypatch.setenv('PYTHONPATH', os.path.abspath(ROOT) + os.pathsep + os.environ.get('PYTHONPATH', ''))
+  monkeypatch.setenv('PYTHONPATH', pythonpath())
   monkeypatch.setenv('OMP_NUM_THREADS', '1')
   ray_tmp = tempfile.mkdtemp(prefix='ray', dir='/tmp')  # Short: Ray's Unix socket paths live under it.
   monkeypatch.setenv('RAY_TMPDIR', ray_tmp)

@@ -20,6 +20,7 @@ import pytest
 from algoperf import ray_executor
 from algoperf import trial_process
 from algoperf import trials as trials_lib
+from tools.testing.child_env import pythonpath
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
 DATA_DIR = os.environ.get('MNIST_SMOKE_DATA_DIR', os.path.join(ROOT, 'tools', 'datasets', 'smoke'))
@@ -30,7 +31,7 @@ TASK_NAME = '_run_trial_task'  # Ray titles a worker process ray::<task function
 
 @pytest.fixture(autouse=True)
 def _environment(monkeypatch):
-  monkeypatch.setenv('PYTHONPATH', os.path.abspath(ROOT) + os.pathsep + os.environ.get('PYTHONPATH', ''))
+  monkeypatch.setenv('PYTHONPATH', pythonpath())
   monkeypatch.setenv('OMP_NUM_THREADS', '1')
   ray_tmp = tempfile.mkdtemp(prefix='ray', dir='/tmp')  # Short: Ray's Unix socket paths live under it.
   monkeypatch.setenv('RAY_TMPDIR', ray_tmp)

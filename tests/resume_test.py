@@ -9,6 +9,8 @@ import time
 
 import pytest
 
+from tools.testing.child_env import child_env
+
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
 DATA_DIR = os.environ.get('MNIST_SMOKE_DATA_DIR', os.path.join(ROOT, 'tools', 'datasets', 'smoke'))
 SUBMISSION_DIR = os.path.join(ROOT, 'submissions', 'external_tuning', 'nadamw_baseline')
@@ -24,9 +26,7 @@ def _command(framework, experiment_dir, *extra):
 
 
 def _env():
-  env = dict(os.environ, PYTHONPATH=os.path.abspath(ROOT) + os.pathsep + os.environ.get('PYTHONPATH', ''))
-  env.pop('BUILD_WORKING_DIRECTORY', None)
-  return env
+  return child_env()
 
 
 def _rows(experiment_dir, framework):

@@ -8,6 +8,7 @@ import pytest
 
 from algoperf import runner
 from algoperf import trial_process
+from tools.testing.child_env import pythonpath
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
 DATA_DIR = os.environ.get('MNIST_SMOKE_DATA_DIR', os.path.join(ROOT, 'tools', 'datasets', 'smoke'))
@@ -18,7 +19,7 @@ BASELINE = os.path.join(ROOT, 'submissions', 'external_tuning', 'nadamw_baseline
 @pytest.fixture(autouse=True)
 def _children_find_the_repo(monkeypatch):
   # Spawned workers import algoperf afresh: they need the repository on their path, as the commands have.
-  monkeypatch.setenv('PYTHONPATH', os.path.abspath(ROOT) + os.pathsep + os.environ.get('PYTHONPATH', ''))
+  monkeypatch.setenv('PYTHONPATH', pythonpath())
   monkeypatch.setenv('ALGOPERF_JAX_CACHE_DIR', 'off')
 
 

@@ -6,6 +6,7 @@ import sys
 
 from submissions.common.sinv6 import features
 from submissions.common.sinv6 import weights
+from tools.testing.child_env import child_env
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
 DATA_DIR = os.environ.get('MNIST_SMOKE_DATA_DIR', os.path.join(ROOT, 'tools', 'datasets', 'smoke'))
@@ -15,7 +16,7 @@ def _run(out, meta_steps):
   cmd = [sys.executable, os.path.join(ROOT, 'tools', 'meta_train.py'), f'--out={out}', f'--data_dir={DATA_DIR}',
          '--tasks=mnist_mlp', '--horizons=6', '--population=2', '--batch_size=8', '--checkpoint_every=1',
          f'--meta_steps={meta_steps}', '--seed=3']
-  env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT] + sys.path), JAX_PLATFORMS='cpu')
+  env = child_env(JAX_PLATFORMS='cpu')
   proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, check=False)
   assert proc.returncode == 0, proc.stderr[-3000:]
   return proc.stdout

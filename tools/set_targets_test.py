@@ -5,6 +5,8 @@ import shutil
 import subprocess
 import sys
 
+from tools.testing.child_env import child_env
+
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
 DATA_DIR = os.environ.get('MNIST_SMOKE_DATA_DIR', os.path.join(ROOT, 'tools', 'datasets', 'smoke'))
 
@@ -13,7 +15,7 @@ def _run(output, experiment_dir, *extra):
   cmd = [sys.executable, os.path.join(ROOT, 'tools', 'set_targets.py'), '--workload=mnist', '--scale=smoke',
          '--num_trials=1', '--num_seeds=3', '--steps=4', '--eval_period_sec=0.01', f'--output={output}',
          f'--experiment_dir={experiment_dir}', f'--data_dir={DATA_DIR}', *extra]
-  env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT] + sys.path), JAX_PLATFORMS='cpu')
+  env = child_env(JAX_PLATFORMS='cpu')
   proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600, check=False)
   assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
   return proc.stdout
@@ -55,5 +57,5 @@ def test_protocol_writes_targets_with_provenance_and_resumes(tmp_path):
   other = subprocess.run([sys.executable, os.path.join(ROOT, 'tools', 'set_targets.py'), '--workload=mnist',
                           '--scale=smoke', '--num_trials=2', f'--output={output}', f'--data_dir={DATA_DIR}'],
                          capture_output=True, text=True, check=False,
-                         env=dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT] + sys.path)))
+                         env=child_env())
   assert other.returncode != 0 and 'other settings' in other.stderr

@@ -16,37 +16,9 @@ import pytest
 import algoperf_kernels as ak
 from algoperf_kernels import numpy_ops as K
 from algoperf_kernels import reference as R
+from cpu_fixtures import SIZES, assert_bits, assert_close, isa, randn, zeros  # pylint: disable=unused-import
 
-# Odd sizes exercise the scalar tails, sizes past 65536 several work items per tensor.
-SIZES = [1, 7, 8, 17, 1000, 65536 + 13, 2 * 65536 + 5]
 STEPS = 4
-ISAS = ['generic'] + (['avx2'] if ak._C.cpu_has_avx2() else [])
-
-
-@pytest.fixture(params=ISAS)
-def isa(request):
-  ak.set_cpu_isa(request.param)
-  yield request.param
-  ak.set_cpu_isa('auto')
-
-
-def randn(rng, sizes, scale=1.0):
-  return [(rng.standard_normal(s) * scale).astype(np.float32) for s in sizes]
-
-
-def zeros(sizes):
-  return [np.zeros(s, np.float32) for s in sizes]
-
-
-def assert_close(actual, plain, what=''):
-  for i, (a, r) in enumerate(zip(actual, plain)):
-    scale = float(np.max(np.abs(r))) if r.size else 0.0
-    np.testing.assert_allclose(a, r, rtol=1e-6, atol=1e-6 * scale, err_msg=f'{what}[{i}]')
-
-
-def assert_bits(actual, exact, what=''):
-  for i, (a, r) in enumerate(zip(actual, exact)):
-    np.testing.assert_array_equal(a, r, err_msg=f'{what}[{i}]')
 
 
 def to_bf16(x):

@@ -11,30 +11,9 @@ import pytest
 import algoperf_kernels as ak
 from algoperf_kernels import numpy_ops as K
 from algoperf_kernels import reference as R
+from cpu_fixtures import ISAS, SIZES, assert_bits, isa, randn, zeros  # pylint: disable=unused-import
 
-SIZES = [1, 7, 8, 17, 1000, 65536 + 13, 2 * 65536 + 5]
 STEPS = 3
-ISAS = ['generic'] + (['avx2'] if ak._C.cpu_has_avx2() else [])
-
-
-@pytest.fixture(params=ISAS)
-def isa(request):
-  ak.set_cpu_isa(request.param)
-  yield request.param
-  ak.set_cpu_isa('auto')
-
-
-def randn(rng, sizes, scale=1.0):
-  return [(rng.standard_normal(s) * scale).astype(np.float32) for s in sizes]
-
-
-def zeros(sizes):
-  return [np.zeros(s, np.float32) for s in sizes]
-
-
-def bits(got, want, what):
-  for i, (a, b) in enumerate(zip(got, want)):
-    np.testing.assert_array_equal(a, b, err_msg=f'{what}[{i}]')
 
 
 def amos_run(style_reduced, rng, steps=STEPS):
@@ -86,10 +65,10 @@ def amos_run(style_reduced, rng, steps=STEPS):
 @pytest.mark.parametrize('reduced', [False, True])
 def test_amos_against_reference(isa, reduced):
   (ps, mus, nus), ref, _ = amos_run(reduced, np.random.default_rng(3))
-  bits(ps, ref[0], 'p')
-  bits(mus, ref[1], 'mu')
+  assert_bits(ps, ref[0], 'p')
+  assert_bits(mus, ref[1], 'mu')
   if not reduced:
-    bits(nus, ref[2], 'nu')
+    assert_bits(nus, ref[2], 'nu')
     assert all(float(np.abs(m).max()) > 0 for m in mus)
   assert max(float(np.abs(p - q).max()) for p, q in zip(ps, randn(np.random.default_rng(3), SIZES))) > 1e-4
 
@@ -124,7 +103,7 @@ def test_prodigy_against_reference(isa):
     for i in range(len(SIZES)):
       ref[0][i], ref[1][i] = R.prodigy_step(ref[0][i], gs[i], ref[1][i], ref[2][i], **step)
   for got, want, name in zip((xs, zs, vs, ss), ref, ('x', 'z', 'v', 's')):
-    bits(got, want, name)
+    assert_bits(got, want, name)
 
 
 def test_prodigy_not_moved_keeps_bits():
@@ -165,8 +144,8 @@ def test_jax_ffi_matches_numpy():
   fn = jax.jit(lambda *a: jax_ops.apply('prodigy_sums', list(a), hyper, dict(vc=0.3, ddl=0.7)))
   (new, sums) = fn(*[[jnp.asarray(x) for x in lst] for lst in (g, x0, z, v, s)])
   want = K.prodigy_sums(g, x0, z, v, s, vc=0.3, ddl=0.7, beta2=0.9955)
-  bits([np.asarray(a) for a in new[3]], v, 'v')
-  bits([np.asarray(a) for a in new[4]], s, 's')
+  assert_bits([np.asarray(a) for a in new[3]], v, 'v')
+  assert_bits([np.asarray(a) for a in new[4]], s, 's')
   np.testing.assert_array_equal(np.asarray(sums), want.astype(np.float32))
   # Per-tensor scalars through XLA: amos_step style adam with one wd per tensor.
   p, mu, nu = randn(rng, sizes), randn(rng, sizes), [np.abs(a) for a in randn(rng, sizes)]
@@ -175,7 +154,7 @@ def test_jax_ffi_matches_numpy():
       [jnp.asarray(a) for a in p], [jnp.asarray(a) for a in mu], [jnp.asarray(a) for a in nu])
   K.amos_step(p, None, mu, nu, weight_decay=dyn['weight_decay'], e=dyn['e'], d=dyn['d'], beta1=0.9, beta2=0.98,
               c_now=dyn['v_hat'])
-  bits([np.asarray(a) for a in out[0]], p, 'p')
+  assert_bits([np.asarray(a) for a in out[0]], p, 'p')
 
 
 def test_torch_matches_numpy():
@@ -189,7 +168,7 @@ def test_torch_matches_numpy():
   want = K.amos_sums(g, mu, nu, **kw)
   got = torch_ops.amos_sums(tg, tmu, tnu, **kw)
   np.testing.assert_array_equal(got.numpy(), want)
-  bits([t.numpy() for t in tmu], mu, 'mu')
+  assert_bits([t.numpy() for t in tmu], mu, 'mu')
 
 
 def test_bad_per_tensor_scalars_are_named():

@@ -1,21 +1,12 @@
 """The sinv6 op (Sinv6's relative Adam-style step) on every CPU path against the numpy reference."""
 import numpy as np
-import pytest
 
-import algoperf_kernels as ak
 from algoperf_kernels import numpy_ops as K
 from algoperf_kernels import reference as R
+from cpu_fixtures import isa  # pylint: disable=unused-import
 
 SIZES = [1, 7, 8, 17, 1000, 65536 + 13]
 STEPS = 4
-ISAS = ['generic'] + (['avx2'] if ak._C.cpu_has_avx2() else [])  # pylint: disable=protected-access
-
-
-@pytest.fixture(params=ISAS)
-def isa(request):
-  ak.set_cpu_isa(request.param)
-  yield request.param
-  ak.set_cpu_isa('auto')
 
 
 def test_sinv6_matches_reference(isa):

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from submissions.common import precond_dist_worker
+from tools.testing.child_env import child_env
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..')
 NAMES = [n for n, _, _ in precond_dist_worker.SHAPES]
@@ -23,8 +24,7 @@ TORCHRUN = ('-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2')
 
 def _worker(tmp_dir, tag, framework, launcher=(), env_extra=None):
   out = os.path.join(tmp_dir, f'{tag}.npz')
-  env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.abspath(ROOT)] + sys.path), OMP_NUM_THREADS='1',
-             **(env_extra or {}))
+  env = child_env(OMP_NUM_THREADS='1', **(env_extra or {}))
   command = [sys.executable] + list(launcher) + ['-m', 'submissions.common.precond_dist_worker',
                                                  f'--framework={framework}', f'--out={out}']
   for attempt in range(3):

@@ -94,21 +94,3 @@ def run_jax_caspr(cfg, w0, grads, lrs):
     out.append(np.asarray(params['w']))
   return out, opt, state
 
-
-def count_kernel_calls(monkeypatch, framework):
-  """Wraps the fused ops' entry points; returns a list that grows by one op name per call."""
-  calls = []
-  if framework == 'torch':
-    from algoperf_kernels import torch_ops  # pylint: disable=import-outside-toplevel
-    names, module = ('adam_graft', 'sgd'), torch_ops
-  else:
-    from algoperf_kernels import jax_ops  # pylint: disable=import-outside-toplevel
-    names, module = ('apply',), jax_ops
-  for name in names:
-    real = getattr(module, name)
-
-    def wrapped(*args, _real=real, _name=name, **kwargs):
-      calls.append(_name)
-      return _real(*args, **kwargs)
-    monkeypatch.setattr(module, name, wrapped)
-  return calls

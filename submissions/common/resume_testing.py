@@ -12,6 +12,8 @@ import subprocess
 import sys
 import time
 
+from tools.testing.child_env import child_env
+
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..')
 DATA_DIR = os.environ.get('MNIST_SMOKE_DATA_DIR', os.path.join(ROOT, 'tools', 'datasets', 'smoke'))
 
@@ -30,12 +32,9 @@ def _command(folder, framework, experiment_dir, steps, rules, *extra):
 
 
 def _env():
-  env = dict(os.environ, PYTHONPATH=os.path.abspath(ROOT) + os.pathsep + os.environ.get('PYTHONPATH', ''))
-  env.pop('BUILD_WORKING_DIRECTORY', None)
   # One intra-op thread: on a shared machine torch's thread pool waits on descheduled workers (seconds per
   # step); the three runs use the same setting, so the comparison is unaffected.
-  env['OMP_NUM_THREADS'] = '1'
-  return env
+  return child_env(OMP_NUM_THREADS='1')
 
 
 def _rows(experiment_dir, framework):

@@ -60,6 +60,33 @@ def kernels(on: bool):
       os.environ['ALGOPERF_KERNELS'] = old
 
 
+def count_kernel_calls(monkeypatch, framework: str) -> List[str]:
+  """Records every call into the fused-kernel library from `framework`'s front end; returns a list that grows
+  by the op's name ('adam', 'graft', 'amos_sums', ...) per call.
+
+  It wraps the one entry point each front end funnels through, so that no op is missed whatever wrapper a
+  submission uses: for PyTorch core.run (every torch_ops function and torch_optim class ends there, once per
+  call); for JAX jax_ops.apply (optax_ops and every other JAX caller trace through it), which runs when a
+  jitted update is traced, not on every step: clear JAX's caches first where a function may be traced already.
+  """
+  if framework in ('pytorch', 'torch'):
+    from algoperf_kernels import core  # pylint: disable=import-outside-toplevel
+    module, name = core, 'run'
+  elif framework == 'jax':
+    from algoperf_kernels import jax_ops  # pylint: disable=import-outside-toplevel
+    module, name = jax_ops, 'apply'
+  else:
+    raise ValueError(f'framework={framework!r} is not one of jax, pytorch (or torch).')
+  calls = []
+  real = getattr(module, name)
+
+  def wrapped(op, *args, **kwargs):
+    calls.append(op)
+    return real(op, *args, **kwargs)
+  monkeypatch.setattr(module, name, wrapped)
+  return calls
+
+
 def workload(framework: str, step_hint: Optional[int] = None):
   from workloads import registry  # pylint: disable=import-outside-toplevel
   w = registry.import_workload('mnist', framework, scale='smoke')

@@ -13,6 +13,7 @@ from algoperf import tuning
 from submissions.common import averaging_hparams
 from submissions.common import numpy_references
 from submissions.common import quadratic_testing as qt
+from submissions.common import testing
 from submissions.common import twin_parity_testing
 
 FOLDER = os.path.dirname(os.path.abspath(__file__))
@@ -73,20 +74,6 @@ def test_each_step_follows_the_reference(monkeypatch, framework, rules, kernels)
   assert d_values[-1] > 1e3 * d_values[0]  # d grew: the estimate is exercised, not stuck at d0.
 
 
-def _count_kernel_calls(monkeypatch, framework):
-  """Counts the fused-kernel calls of the submission's update (both passes)."""
-  from algoperf_kernels import jax_ops, torch_ops  # pylint: disable=import-outside-toplevel
-  calls = []
-  if framework == 'jax':
-    real = jax_ops.apply
-    monkeypatch.setattr(jax_ops, 'apply', lambda op, *a, **k: calls.append(op) or real(op, *a, **k))
-  else:
-    for name in ('prodigy_sums', 'prodigy_step'):
-      real_fn = getattr(torch_ops, name)
-      monkeypatch.setattr(torch_ops, name, lambda *a, _n=name, _f=real_fn, **k: calls.append(_n) or _f(*a, **k))
-  return calls
-
-
 @pytest.mark.parametrize('framework', ['jax', 'pytorch'])
 def test_kernels_match_the_plain_path(monkeypatch, framework):
   """(c) The kernel path (default) against ALGOPERF_KERNELS=off over 20 steps: the evaluated weights agree to
@@ -95,7 +82,7 @@ def test_kernels_match_the_plain_path(monkeypatch, framework):
   D_num / D_den, and through d every later step, differ by more than the last bit (measured: 1.4e-6 in norm,
   6e-6 on single elements, from step 7 on). Each single step of both paths is pinned to the float64
   reference at 1e-6 by test_each_step_follows_the_reference."""
-  calls = _count_kernel_calls(monkeypatch, framework)
+  calls = testing.count_kernel_calls(monkeypatch, framework)
   on, _, _ = qt.drive(_load(framework), framework, tuning.to_hyperparameters(H), 'v0.6', STEPS,
                       workload_kwargs=WORKLOAD)
   assert {'prodigy_sums', 'prodigy_step'} <= set(calls), calls  # the kernels ran
