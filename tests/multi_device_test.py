@@ -6,19 +6,18 @@ import os
 import subprocess
 import sys
 
+from tools.testing import child_env
+
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
 DATA_DIR = os.environ.get('MNIST_SMOKE_DATA_DIR', os.path.join(ROOT, 'tools', 'datasets', 'smoke'))
 SUBMISSION_DIR = os.path.join(ROOT, 'submissions', 'external_tuning', 'nadamw_baseline')
 
 
 def _run(experiment_dir, devices):
-  # The child needs this process's import paths too (Bazel's runfiles put algoperf_kernels on sys.path, and
-  # the submissions run their updates on it). This run once failed about one time in eight on a loaded
-  # 2-core machine (XLA's CPU all-reduce rendezvous timed out): the runner dispatched steps further ahead
-  # than XLA:CPU's per-device queue allows; algoperf/clock.py now bounds that (algoperf:clock_test).
-  env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.abspath(ROOT)] + [p for p in sys.path if p]),
-             XLA_FLAGS=f'--xla_force_host_platform_device_count={devices}')
-  env.pop('BUILD_WORKING_DIRECTORY', None)
+  # This run once failed about one time in eight on a loaded 2-core machine (XLA's CPU all-reduce rendezvous
+  # timed out): the runner dispatched steps further ahead than XLA:CPU's per-device queue allows;
+  # algoperf/clock.py now bounds that (algoperf:clock_test).
+  env = child_env.child_env(XLA_FLAGS=f'--xla_force_host_platform_device_count={devices}')
   result = subprocess.run([sys.executable, os.path.join(ROOT, 'algoperf', 'submission_runner.py'), '--framework=jax',
                   '--workload=mnist', '--scale=smoke', f'--data_dir={DATA_DIR}', f'--experiment_dir={experiment_dir}',
                   '--experiment_name=mesh', f'--submission_path={SUBMISSION_DIR}/jax_submission.py',

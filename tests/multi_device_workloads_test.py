@@ -24,6 +24,8 @@ import sys
 
 import pytest
 
+from tools.testing import child_env
+
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
 DRIVER = os.path.join(ROOT, 'tests', 'multi_device_driver.py')
 FRAMEWORK = os.environ.get('MULTI_DEVICE_FRAMEWORK', 'jax')
@@ -33,9 +35,7 @@ PER_REPLICA_BATCH_NORM = [w for w in ('cifar', 'imagenet_resnet') if FRAMEWORK =
 
 
 def _start(out, devices, *extra, workloads=WORKLOADS):
-  env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.abspath(ROOT)] + [p for p in sys.path if p]),
-             OMP_NUM_THREADS='1')
-  env.pop('BUILD_WORKING_DIRECTORY', None)
+  env = child_env.child_env(OMP_NUM_THREADS='1')
   command = [DRIVER, f'--framework={FRAMEWORK}', f'--workloads={",".join(workloads)}', f'--steps={STEPS}',
              f'--out={out}', *extra]
   if FRAMEWORK == 'jax':
