@@ -65,9 +65,9 @@ DEFAULT_STEPS = {
     'mnist': 5_860, 'criteo1tb': 100, 'ogbg': 40, 'fastmri': 30, 'cifar': 1_000, 'imagenet_resnet': 300,
     'imagenet_vit': 300, 'librispeech_conformer': 300, 'librispeech_deepspeech': 300, 'wmt': 300,
 }
-# Seconds between evals during the protocol. MNIST: an eval costs ~0.02 s at load ~3 (the 1,500-step re-runs'
-# median eval_sec 0.0198), so 0.1 s keeps evals at ~17 % of the run (<= 20 %, derive.py's 10-20 %) and is close
-# to the 0.112 s period the derivation chose; 5,860 steps only lengthen the run, so the period stays.
+# Seconds between evals during the protocol. MNIST: an eval costs 0.011 s at load ~1.5 and ~0.02 s at load ~3
+# (median eval_sec of the 5,860- and 1,500-step re-runs), so 0.1 s keeps evals at 10-17 % of the run (the rules'
+# 10-20 %, derive.py) while giving ~20 evals before the target (about 2 s in), so the period stays.
 DEFAULT_EVAL_PERIOD_SEC = {'mnist': 0.1, 'criteo1tb': 0.2, 'ogbg': 1.5, 'fastmri': 2.0}
 SETTINGS = ('workload', 'scale', 'framework', 'num_trials', 'num_seeds', 'steps', 'eval_period_sec', 'seed')
 
