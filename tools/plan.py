@@ -200,10 +200,8 @@ def workload_budget_sec(workload: str, scale: str, rules_version: str) -> Option
   if workload not in registry.WORKLOADS:
     return None
   if scale == 'lite':  # Lite budgets live in the base workload's lite_targets.json (a variant keeps its base's).
-    base = registry.get_base_workload_name(workload)
     try:
-      path = lite_targets.path_for(base, registry.WORKLOADS[base].package, base)
-      return float(lite_targets.read_targets(path, base)['max_allowed_runtime_sec'])
+      return float(lite_targets.base_targets(registry.get_base_workload_name(workload))['max_allowed_runtime_sec'])
     except lite_targets.MissingLiteTargets:
       return None
   try:

@@ -55,12 +55,16 @@ def read_targets(path: str, workload_key: str) -> Dict[str, Any]:
                            f'or resume it with: {set_targets_command(workload_key)}')
 
 
+def base_targets(workload_key: str) -> Dict[str, Any]:
+  """The lite targets of a base workload, found through the registry (without importing the workload)."""
+  from workloads import registry  # pylint: disable=import-outside-toplevel
+  return read_targets(path_for(workload_key, registry.WORKLOADS[workload_key].package, workload_key), workload_key)
+
+
 def protocol_has_set(workload_key: str) -> bool:
   """Whether a base workload's lite_targets.json holds the protocol's targets (not only provisional ones)."""
-  from workloads import registry  # pylint: disable=import-outside-toplevel
-  path = path_for(workload_key, registry.WORKLOADS[workload_key].package, workload_key)
   try:
-    return 'provisional_targets' not in read_targets(path, workload_key)
+    return 'provisional_targets' not in base_targets(workload_key)
   except MissingLiteTargets:
     return False
 
