@@ -12,8 +12,9 @@ from typing import Any, Callable, Optional
 # runs each device's part of a multi-device program on a pool with one thread per device (or per core), and
 # a part that waits for its device's in-flight slot (32 per device) keeps its thread while it waits. A loop
 # that dispatches further ahead than that fills the slots, the waiting parts take every pool thread, the
-# oldest program's other part never runs, and its all-reduce aborts the process after 40 s (seen in CI on 2
-# cores, about one run in eight). Syncing every few steps keeps each device's queue far below 32 slots.
+# oldest program's other part never runs, and its all-reduce aborts the process after 40 s (CI on 2 cores;
+# here 2 of 23 runs of the two-device trial beside two busy loops). Syncing every few steps keeps each
+# device's queue far below 32 slots.
 # Elsewhere (one device, GPUs) the steps keep unbounded asynchronous dispatch, as upstream's runner does.
 MAX_STEPS_AHEAD_ON_MULTI_DEVICE_CPU = 4
 

@@ -14,7 +14,7 @@ SUBMISSION_DIR = os.path.join(ROOT, 'submissions', 'external_tuning', 'nadamw_ba
 
 
 def _run(experiment_dir, devices):
-  # This run once failed about one time in eight on a loaded 2-core machine (XLA's CPU all-reduce rendezvous
+  # This run failed 2 times in 23 beside two busy loops on 2 cores (XLA's CPU all-reduce rendezvous
   # timed out): the runner dispatched steps further ahead than XLA:CPU's per-device queue allows;
   # algoperf/clock.py now bounds that (algoperf:clock_test).
   env = child_env.child_env(XLA_FLAGS=f'--xla_force_host_platform_device_count={devices}')
