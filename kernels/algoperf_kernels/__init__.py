@@ -1,4 +1,4 @@
-"""Fused optimizer kernels for AlgoPerf: CPU (AVX2 + OpenMP) and CUDA (multi-tensor apply).
+"""Fused optimizer kernels for AlgoPerf: CPU (AVX2, own thread pool) and CUDA (multi-tensor apply).
 
 `import algoperf_kernels` needs neither torch, jax nor numpy. Front ends, imported on demand:
   algoperf_kernels.torch_ops / torch_optim  - in-place ops and torch.optim.Optimizer classes
@@ -40,5 +40,5 @@ def num_threads() -> int:
 
 
 def set_num_threads(n: int) -> None:
-  """OpenMP threads for the CPU kernels; results do not depend on it."""
+  """Threads per CPU kernel call, the caller included; results do not depend on it."""
   _C.set_num_threads(n)

@@ -96,9 +96,10 @@ def timed(fn, reps, warmup, sync=lambda out: None, cuda=False):
   return statistics.median(times) * 1e3, extra, min(times) * 1e3
 
 
-def shapes_for(size_name):
+def shapes_for(size_name, layout='torch'):
+  """The parameter shapes of a size; for resnet50 as the framework lays them out (torch or flax)."""
   if size_name == 'resnet50':
-    return resnet50.param_shapes()
+    return resnet50.param_shapes(layout)
   return [(SIZES[size_name],)]
 
 
@@ -503,7 +504,7 @@ def run(args):
         gc.collect()
       if have_jax and not args.no_jax:
         for variant in JAX_VARIANTS[kernel]:
-          step, sync = jax_case(kernel, variant, shapes, args.device)
+          step, sync = jax_case(kernel, variant, shapes_for(size_name, 'flax'), args.device)
           measured[('jax', variant)] = timed(step, reps, warmup, sync)
           del step
           gc.collect()

@@ -113,8 +113,9 @@ struct Avx2Isa {
 }  // namespace
 
 namespace avx2 {
-void run(const Call& c, const WorkItem* items, int64_t n_items, double* partials, bool parallel) {
-  Loops<Avx2Isa>::run(c, items, n_items, partials, parallel);
+void run(const Call& c, const WorkItem* items, int64_t n_items, double* partials, bool parallel,
+         const Executor* ex) {
+  Loops<Avx2Isa>::run(c, items, n_items, partials, parallel, ex);
 }
 }  // namespace avx2
 

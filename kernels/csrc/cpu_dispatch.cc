@@ -1,12 +1,11 @@
 // CPU entry point: validates the call, builds the flattened work list, picks the ISA at run time.
-#include <omp.h>
-
 #include <atomic>
 #include <string>
 #include <vector>
 
 #include "kernels/csrc/cpu_backend.h"
 #include "kernels/csrc/op_info.h"
+#include "kernels/csrc/thread_pool.h"
 
 namespace apk::cpu {
 namespace {
@@ -37,10 +36,10 @@ bool set_isa(const std::string& name) {
   return false;
 }
 
-int num_threads() { return omp_get_max_threads(); }
-void set_num_threads(int n) { omp_set_num_threads(n < 1 ? 1 : n); }
+int num_threads() { return pool_threads(); }
+void set_num_threads(int n) { set_pool_threads(n); }
 
-std::string run(const Call& c) {
+std::string run(const Call& c, const Executor* ex) {
   std::vector<WorkItem> items;
   int64_t total = 0;
   for (int64_t t = 0; t < c.n; ++t) {
@@ -54,7 +53,7 @@ std::string run(const Call& c) {
   std::vector<double> partials(items.size() * ns);
   auto* fn = (has_avx2() && !g_force_generic.load()) ? &avx2::run : &generic::run;
   fn(c, items.data(), static_cast<int64_t>(items.size()), ns ? partials.data() : nullptr,
-     total >= kParallelMin && items.size() > 1);
+     total >= kParallelMin && items.size() > 1, ex);
   if (ns) {
     for (int64_t t = 0; t < c.n * ns; ++t) c.sums[t] = 0.0;
     for (size_t w = 0; w < items.size(); ++w) {  // index order

@@ -12,8 +12,9 @@ struct GenericIsa {
 }  // namespace
 
 namespace generic {
-void run(const Call& c, const WorkItem* items, int64_t n_items, double* partials, bool parallel) {
-  Loops<GenericIsa>::run(c, items, n_items, partials, parallel);
+void run(const Call& c, const WorkItem* items, int64_t n_items, double* partials, bool parallel,
+         const Executor* ex) {
+  Loops<GenericIsa>::run(c, items, n_items, partials, parallel, ex);
 }
 }  // namespace generic
 

@@ -12,6 +12,7 @@
 
 #include "kernels/csrc/cpu_backend.h"
 #include "kernels/csrc/op_defs.h"
+#include "kernels/csrc/thread_pool.h"
 
 namespace apk::cpu {
 namespace {  // per translation unit: the AVX2 and generic copies must never be merged
@@ -82,6 +83,7 @@ struct Loops {
     int64_t n_items;
     double* partials;
     bool parallel;
+    const Executor* ex;
     template <class Op>
     void run() {
       // Per-tensor ops derive again in each work item (from their tensor's row); row 0 here.
@@ -89,16 +91,15 @@ struct Loops {
       const Call& cc = c;
       const WorkItem* it = items;
       double* part = partials;
-#pragma omp parallel for schedule(dynamic, 1) if (parallel)
-      for (int64_t j = 0; j < n_items; ++j) {
-        chunk<Op>(cc, k, it[j], part ? part + j * NumSums<Op>::value : nullptr);
-      }
+      auto one = [&](int64_t j) { chunk<Op>(cc, k, it[j], part ? part + j * NumSums<Op>::value : nullptr); };
+      parallel_for(n_items, parallel, ex, one);
     }
     void bad_op() {}
   };
 
-  static void run(const Call& c, const WorkItem* items, int64_t n_items, double* partials, bool parallel) {
-    Runner r{c, items, n_items, partials, parallel};
+  static void run(const Call& c, const WorkItem* items, int64_t n_items, double* partials, bool parallel,
+                  const Executor* ex) {
+    Runner r{c, items, n_items, partials, parallel, ex};
     dispatch_op(c, r);
   }
 };

@@ -14,6 +14,7 @@
 // holds the CUDA backend's float64 partials and sums (unused on the CPU).
 #include "kernels/csrc/ffi_handlers.h"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -34,7 +35,7 @@ ffi::Error invalid(const std::string& msg) {
   return ffi::Error(ffi::ErrorCode::kInvalidArgument, "algoperf_kernels: " + msg);
 }
 
-ffi::Error apply(bool on_gpu, void* stream, ffi::AnyBuffer dyn, ffi::RemainingArgs args,
+ffi::Error apply(bool on_gpu, void* stream, const cpu::Executor* ex, ffi::AnyBuffer dyn, ffi::RemainingArgs args,
                  ffi::RemainingRets rets, int64_t op, int64_t flags, int64_t n,
                  ffi::Span<const double> hyper) {
   Call c;
@@ -148,7 +149,7 @@ ffi::Error apply(bool on_gpu, void* stream, ffi::AnyBuffer dyn, ffi::RemainingAr
   }
   if (const char* e = check_call_shape(c); *e) return invalid(e);
   std::string e = on_gpu ? cuda::run(c, stream, -1, static_cast<const float*>(dyn.untyped_data()))
-                         : cpu::run(c);
+                         : cpu::run(c, ex);
   if (e.empty() && info.reduce) {
     if (on_gpu) {
       e = cuda::sums_to_f32(c.sums, sums_out, n_sums, stream);
@@ -160,15 +161,21 @@ ffi::Error apply(bool on_gpu, void* stream, ffi::AnyBuffer dyn, ffi::RemainingAr
   return ffi::Error::Success();
 }
 
-ffi::Error apply_cpu(ffi::AnyBuffer dyn, ffi::RemainingArgs args, ffi::RemainingRets rets, int64_t op,
-                     int64_t flags, int64_t n, ffi::Span<const double> hyper) {
-  return apply(false, nullptr, dyn, args, rets, op, flags, n, hyper);
+// The CPU handler runs its work on XLA's intra-op threads (the ones the step's other ops use), with
+// at most the kernels' own thread count; without that pool (0 threads reported) on its own.
+ffi::Error apply_cpu(ffi::ThreadPool xla_pool, ffi::AnyBuffer dyn, ffi::RemainingArgs args, ffi::RemainingRets rets,
+                     int64_t op, int64_t flags, int64_t n, ffi::Span<const double> hyper) {
+  cpu::Executor ex{[](void* self, void (*task)(void*), void* data) {
+                     static_cast<ffi::ThreadPool*>(self)->Schedule([task, data] { task(data); });
+                   },
+                   &xla_pool, static_cast<int>(std::min<int64_t>(xla_pool.num_threads(), cpu::num_threads()))};
+  return apply(false, nullptr, ex.threads >= 2 ? &ex : nullptr, dyn, args, rets, op, flags, n, hyper);
 }
 
 ffi::Error apply_cuda(void* stream, ffi::AnyBuffer dyn, ffi::RemainingArgs args, ffi::RemainingRets rets,
                       int64_t op, int64_t flags, int64_t n, ffi::Span<const double> hyper) {
   if (!cuda::built()) return invalid("built without CUDA");
-  return apply(true, stream, dyn, args, rets, op, flags, n, hyper);
+  return apply(true, stream, nullptr, dyn, args, rets, op, flags, n, hyper);
 }
 
 }  // namespace
@@ -176,6 +183,7 @@ ffi::Error apply_cuda(void* stream, ffi::AnyBuffer dyn, ffi::RemainingArgs args,
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(apk_ffi_cpu, apk::apply_cpu,
                               xla::ffi::Ffi::Bind()
+                                  .Ctx<xla::ffi::ThreadPool>()
                                   .Arg<xla::ffi::AnyBuffer>()
                                   .RemainingArgs()
                                   .RemainingRets()

@@ -105,7 +105,7 @@ extern "C" __attribute__((visibility("default"))) int apk_apply_cpu(
 
 PYBIND11_MODULE(_C, m) {
   using namespace apk;
-  m.doc() = "Fused optimizer kernels (CPU: AVX2/OpenMP; CUDA: multi-tensor apply).";
+  m.doc() = "Fused optimizer kernels (CPU: AVX2, own thread pool; CUDA: multi-tensor apply).";
   m.def("apply", &apply, py::arg("op"), py::arg("flags"), py::arg("depth"), py::arg("n"), py::arg("ptrs"),
         py::arg("sizes"), py::arg("hyper"), py::arg("dyn"), py::arg("device") = "cpu", py::arg("device_index") = -1,
         py::arg("stream") = 0, py::arg("dyn_device") = 0, py::arg("sums") = 0, py::arg("partials") = 0,

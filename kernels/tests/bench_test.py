@@ -12,6 +12,13 @@ def test_resnet50_parameter_list():
   assert shapes[0] == (64, 3, 7, 7) and shapes[-2:] == [(1000, 2048), (1000,)]
 
 
+def test_resnet50_flax_layout_moves_the_output_channels_last():
+  torch_shapes, flax_shapes = resnet50.param_shapes('torch'), resnet50.param_shapes('flax')
+  assert flax_shapes[0] == (7, 7, 3, 64) and flax_shapes[-2:] == [(2048, 1000), (1000,)]
+  assert (3, 3, 64, 64) in flax_shapes and (64, 64, 3, 3) not in flax_shapes
+  assert [sorted(s) for s in flax_shapes] == [sorted(s) for s in torch_shapes]
+
+
 def test_quick_run_writes_rows(tmp_path):
   out = tmp_path / 'bench.json'
   bench.main(['--sizes=1e5', '--kernels=adamw', '--reps=1', '--warmup=1', '--triad-elems=100000',

@@ -92,11 +92,20 @@ def test_nadamw_matches_algoperf_chain():
     close(state.nu[k], nu[k])
 
 
-def test_ffi_is_bit_identical_to_the_cpu_kernels():
-  params = tree(2)
-  grads = [tree(30 + t) for t in range(3)]
+# Leaves past the kernels' parallel threshold (131,072 elements in a call): the FFI call then splits its
+# work with XLA's intra-op threads.
+LARGE_SHAPES = {'w': (700, 300), 'v': (65536 * 2 + 9,), 'b': (70,)}
+
+
+@pytest.mark.parametrize('shapes', [SHAPES, LARGE_SHAPES], ids=['small', 'large'])
+def test_ffi_is_bit_identical_to_the_cpu_kernels(shapes):
+  def tree_of(seed):
+    rng = np.random.default_rng(seed)
+    return {k: jnp.asarray(rng.standard_normal(s).astype(np.float32)) for k, s in shapes.items()}
+  params = tree_of(2)
+  grads = [tree_of(30 + t) for t in range(3)]
   ours, state = run_ours(optax_ops.nadamw(1e-2, weight_decay=0.1, power=2.0), params, grads)
-  for k in SHAPES:
+  for k in shapes:
     p = np.asarray(params[k], np.float32).ravel()
     m = np.zeros_like(p)
     v = np.zeros_like(p)

@@ -52,18 +52,18 @@ rm -f "$pkg"/algoperf_kernels/_C*.so
 ver=$(sed -n 's/^VERSION = "\(.*\)"/\1/p' version.bzl)
 echo "__version__ = '$ver'  # generated from version.bzl" > "$pkg/algoperf_kernels/_version.py"
 
-COPTS="-std=c++17 -O3 -fopenmp -ffp-contract=off -fno-math-errno -fPIC -fvisibility=hidden -I. -I$PYINC -I$PBINC -isystem $FFIINC -DALGOPERF_WITH_CUDA=1"
+COPTS="-std=c++17 -O3 -pthread -ffp-contract=off -fno-math-errno -fPIC -fvisibility=hidden -I. -I$PYINC -I$PBINC -isystem $FFIINC -DALGOPERF_WITH_CUDA=1"
 {
   pids=()
   "$NVCC" -O3 -std=c++17 -Xcompiler -fPIC -Xcompiler -fvisibility=hidden -I. $archs \
     -c kernels/csrc/cuda_kernels.cu -o "$build/cuda_kernels.o" & pids+=($!)
   g++ $COPTS -mavx2 -mfma -c kernels/csrc/cpu_avx2.cc -o "$build/cpu_avx2.o" & pids+=($!)
-  for f in cpu_generic cpu_dispatch op_info ffi_handlers cuda_stub module; do
+  for f in cpu_generic cpu_dispatch op_info thread_pool ffi_handlers cuda_stub module; do
     g++ $COPTS -c "kernels/csrc/$f.cc" -o "$build/$f.o" & pids+=($!)
     while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do sleep 0.2; done
   done
   for p in "${pids[@]}"; do wait "$p"; done
-  g++ -shared -fopenmp -o "$pkg/algoperf_kernels/_C$SUFFIX" "$build"/*.o \
+  g++ -shared -pthread -o "$pkg/algoperf_kernels/_C$SUFFIX" "$build"/*.o \
     "$CUDA_HOME/lib64/libcudart_static.a" -ldl -lpthread -lrt
 } >"$out_dir/build.log" 2>&1 || { tail -n 40 "$out_dir/build.log"; echo "gpu_check: build failed" >&2; exit 1; }
 echo "gpu_check: built $pkg/algoperf_kernels/_C$SUFFIX"

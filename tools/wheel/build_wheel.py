@@ -9,7 +9,7 @@ License (core metadata 2.4, PEP 639): License-Expression is the SPDX expression,
 
 Requires-Dist ranges come from the lock file: a pin X.Y.Z becomes >=X.Y.Z,<X+1 (<0.Y+1 for 0.x).
 With --repair the wheel goes through `auditwheel repair` (bundles libraries outside the
-manylinux policy, such as libgomp, and finds the manylinux tag), and the result is rewritten
+manylinux policy, if any, and finds the manylinux tag), and the result is rewritten
 with the same fixed timestamps and modes.
 """
 import argparse

@@ -21,8 +21,8 @@ range from its pin up to the next major version (next minor for 0.x), so the loc
 source of the ranges. `pins` are exact requirements written as given (a sibling wheel).
 
 Tags: a pure wheel (binary = False) is py3-none-any. A binary wheel is built for this venv's
-CPython and then repaired by auditwheel: shared libraries outside the manylinux policy (the
-OpenMP runtime) are bundled under <package>.libs/ and the platform tag is the manylinux tag
+CPython and then repaired by auditwheel: shared libraries outside the manylinux policy (none
+today) are bundled under <package>.libs/ and the platform tag is the manylinux tag
 auditwheel finds for the binary, so the output is a directory holding the one wheel whose file
 name carries that tag.
 """
