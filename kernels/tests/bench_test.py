@@ -1,6 +1,8 @@
 """The benchmark's inputs and a tiny end-to-end run (not a performance test)."""
 import json
 
+import pytest
+
 from benchmark import main as bench
 from benchmark import resnet50
 
@@ -33,3 +35,7 @@ def test_quick_run_writes_rows(tmp_path):
     assert keys <= set(r) and r['n_params'] == 100_000 and r['ms'] > 0
   adamw = next(r for r in ours if r['kernel'] == 'adamw' and r['framework'] == 'torch')
   assert adamw['ratio_vs_torch_fused'] > 0 and adamw['ratio_vs_optax'] > 0
+  by_framework = {r['framework']: r for r in ours}
+  dropin, in_place = by_framework['jax-dropin'], by_framework['jax']
+  assert dropin['ratio_vs_jit_step'] == pytest.approx(in_place['ms'] / dropin['ms'], rel=0.01)  # ms are rounded
+  assert in_place['ratio_vs_jit_step'] is None and by_framework['torch']['ratio_vs_jit_step'] is None
