@@ -24,7 +24,11 @@ def eigh_inverse_roots(f_hat, exponents, epsilon, old):
   is_diag = jnp.all(safe == eye * diag[:, :, None], axis=(1, 2))
   e = exponents[:, None]
   q_diag = eye * jnp.power(diag + epsilon, -e)[:, :, None]
-  lam, u = jnp.linalg.eigh(safe)
+  # One matrix per eigh call (a loop over the stack), not one batched call: jaxlib 0.10's CPU eigh fans a
+  # batch out into XLA's intra-op pool and blocks its pool thread until the batch is done, so independent
+  # batched eighs (one per factor size), run at once by XLA, can hold every pool thread waiting on work
+  # queued behind them, forever (seen on 2 cores: Shampoo JAX on ogbg hung at its first root step).
+  lam, u = jax.lax.map(jnp.linalg.eigh, safe)
   lam = lam - jnp.minimum(jnp.min(lam, axis=1, keepdims=True), 0.0)
   q_eig = jnp.einsum('nij,nj,nkj->nik', u, jnp.power(lam + epsilon, -e), u)
   q = jnp.where(is_diag[:, None, None], q_diag, q_eig)

@@ -186,3 +186,42 @@ def test_search_space_is_the_published_five_points_and_draws_valid_configs():
       assert cfg.start_preconditioning_step == 100 and cfg.max_preconditioner_dim == 1024
   config3 = precond_config.shampoo_config(space[2])
   assert config3.beta1 == 0.0 and abs(config3.momentum - 0.96849792750455689) < 1e-12
+
+
+# Root steps on six factor sizes at once (the OGBG lite model's): XLA runs the per-size root computations
+# concurrently, and jaxlib 0.10's batched CPU eigh blocks its pool thread on work queued to the same pool,
+# so with batched eighs this hung at the first root step on 2 cores, with or without the kernels. In a
+# child process, so that a hang fails the test instead of stalling the suite.
+ROOTS_ON_SIX_SIZES = '''
+import jax, jax.numpy as jnp, numpy as np
+from submissions.common import jax_shampoo, precond_config, precond_testing
+shapes = [(32,), (224, 32), (224, 32), (192, 32), (128, 32), (128, 32), (96, 32), (128,), (32, 128), (3, 32), (9, 32)]
+cfg = precond_config.shampoo_config(dict(precond_testing.SHAMPOO_BASE, max_preconditioner_dim=1024,
+                                         precondition_frequency=2))
+rng = np.random.default_rng(0)
+params = {f'p{i}': jnp.asarray(rng.standard_normal(s).astype(np.float32)) for i, s in enumerate(shapes)}
+opt = jax_shampoo.Shampoo(params, cfg, use_kernels=False)
+assert len(opt.layout.groups) == 6, opt.layout.groups
+state = opt.init(params)
+update = jax.jit(lambda g, s, p, lr, pn, rn: opt.update(g, s, p, lr, precondition_now=pn, roots_now=rn))
+for t in range(1, 13):
+  grads = {k: jnp.asarray(rng.standard_normal(v.shape).astype(np.float32)) for k, v in params.items()}
+  params, state = update(grads, state, params, 0.01, jnp.asarray(t >= 2), jnp.asarray(cfg.root_due(t)))
+  jax.block_until_ready(params)
+assert all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves(params))
+assert opt.failed_blocks(state) == [], opt.failed_blocks(state)
+print('six root steps done')
+'''
+
+
+def test_jax_root_steps_on_several_factor_sizes_do_not_hang():
+  import subprocess  # pylint: disable=import-outside-toplevel
+  import sys  # pylint: disable=import-outside-toplevel
+  from tools.testing.child_env import child_env  # pylint: disable=import-outside-toplevel
+  try:
+    out = subprocess.run([sys.executable, '-c', ROOTS_ON_SIX_SIZES], env=child_env(), capture_output=True,
+                         text=True, timeout=240)
+  except subprocess.TimeoutExpired:
+    pytest.fail('JAX Shampoo hung in its root steps (independent eighs waiting on each other in XLA\'s pool)')
+  assert out.returncode == 0, out.stderr[-3000:]
+  assert 'six root steps done' in out.stdout
