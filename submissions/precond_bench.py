@@ -53,6 +53,7 @@ def _set_step(framework, optimizer_state, t):
 
 def measure(name, framework, workload_name, data_dir, reps):
   from algoperf import random_utils as prng  # pylint: disable=import-outside-toplevel
+  from algoperf import trials  # pylint: disable=import-outside-toplevel
   from algoperf import tuning  # pylint: disable=import-outside-toplevel
   from workloads import registry  # pylint: disable=import-outside-toplevel
   prng.set_framework(framework)
@@ -62,7 +63,9 @@ def measure(name, framework, workload_name, data_dir, reps):
   rng = prng.PRNGKey(0)
   params, model_state = workload.init_model_fn(rng)
   optimizer_state = module.init_optimizer_state(workload, params, model_state, hparams, rng)
-  batch_size = module.get_batch_size(workload_name)
+  # The batch size a trial would use: the submission's, shrunk as the lite scale shrinks every submission's.
+  batch_size, _ = trials.get_batch_sizes(module, workload_name, registry.get_base_workload_name(workload_name),
+                                         workload, num_devices=1)
   queue = workload._build_input_queue(rng, 'train', data_dir=data_dir, global_batch_size=batch_size)  # pylint: disable=protected-access
   batch = next(queue)
 

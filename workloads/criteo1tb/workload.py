@@ -87,6 +87,13 @@ class BaseCriteo1TbDlrmSmallWorkload(ScaledWorkload):
     return super().test_target_value
 
   @property
+  def embedding_rows_scale(self) -> float:
+    """This scale's embedding-table rows over the full scale's (1/256 at lite). A rule stated in full-scale
+    table rows scales by it to pick the same parameters: Distributed Shampoo's graft-only dimension of 10^6
+    (submissions/common/shampoo_blocks.graft_only_dim) is there to catch this table."""
+    return self.config.model['vocab_size'] / _FULL_MODEL['vocab_size']
+
+  @property
   def num_eval_train_examples(self) -> int:
     # As upstream: the validation size rounded up to whole eval batches (so it depends on the framework).
     return math.ceil(self.num_validation_examples / self.eval_batch_size) * self.eval_batch_size

@@ -16,6 +16,7 @@ from submissions.common import jax_shampoo
 from submissions.common import kernel_switch
 from submissions.common import precond_config
 from submissions.common import precond_schedules
+from submissions.common import shampoo_blocks
 from submissions.common.jax_nadamw import log_every
 
 
@@ -31,7 +32,8 @@ def init_optimizer_state(workload: spec.Workload, model_params: spec.ParameterCo
   total = config.step_hint_factor * workload.step_hint
   warmup = int(config.warmup_factor * total)
   lr_fn = lambda count: precond_schedules.shampoo_lr(count, config.learning_rate, warmup, total, np=jnp)
-  optimizer = jax_shampoo.Shampoo(model_params, config, use_kernels=kernel_switch.kernels_enabled())
+  optimizer = jax_shampoo.Shampoo(model_params, config, use_kernels=kernel_switch.kernels_enabled(),
+                                  graft_only_dim=shampoo_blocks.graft_only_dim(workload))
   train_step = jax_precond_step.make_train_step(
       workload, optimizer, lr_fn, label_smoothing=getattr(hyperparameters, 'label_smoothing', 0.0),
       dropout_rate=getattr(hyperparameters, 'dropout_rate', None))

@@ -29,7 +29,8 @@ def init_optimizer_state(workload: spec.Workload, model_params: spec.ParameterCo
   del model_state, rng
   config = precond_config.shampoo_config(hyperparameters)
   optimizer = torch_shampoo.Shampoo(shampoo_blocks.torch_named_kinds(model_params), config,
-                                    use_kernels=kernel_switch.kernels_enabled())
+                                    use_kernels=kernel_switch.kernels_enabled(),
+                                    graft_only_dim=shampoo_blocks.graft_only_dim(workload))
   total = config.step_hint_factor * workload.step_hint
   warmup = int(config.warmup_factor * total)
   scheduler = torch.optim.lr_scheduler.LambdaLR(

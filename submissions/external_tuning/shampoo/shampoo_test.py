@@ -41,6 +41,25 @@ def test_blocking_follows_the_published_examples():
   assert embedding.blocks == () and '1,048,576' in embedding.reason
 
 
+@pytest.mark.parametrize('name, scale, table_preconditioned', [
+    ('criteo1tb', 'full', False), ('criteo1tb', 'lite', False),
+    ('criteo1tb_test', 'full', True), ('criteo1tb_test', 'lite', True)])
+def test_the_criteo_table_takes_the_grafting_update_at_every_scale_as_at_full_scale(name, scale, table_preconditioned):
+  # Published rule: a dimension >= 10^6 takes the grafting update: criteo1tb's 4,194,304-row table (PyTorch:
+  # four chunks of 1,048,576 rows) does, criteo1tb_test's 65,536 rows (chunks of 16,384) do not. The lite
+  # tables are 256x smaller, and the threshold scales with them (1,000,000 / 256 -> 3,907).
+  from workloads import registry  # pylint: disable=import-outside-toplevel
+  workload = registry.import_workload(name, 'jax', scale=scale)
+  kw = workload.model_kwargs()
+  threshold = shampoo_blocks.graft_only_dim(workload)
+  assert threshold == (1_000_000 if scale == 'full' else 3_907)
+  for rows in (kw['vocab_size'], kw['vocab_size'] // 4):  # JAX's one table, PyTorch's row chunks
+    plan = shampoo_blocks.shampoo_plan('embedding', (rows, kw['embed_dim']), 'other', 1024, threshold)
+    assert bool(plan.blocks) == table_preconditioned, (rows, threshold)
+  other = registry.import_workload('ogbg', 'jax', scale=scale)
+  assert shampoo_blocks.graft_only_dim(other) == 1_000_000  # no table to scale: the published threshold
+
+
 def test_flax_weights_are_blocked_in_torch_layout():
   dense = shampoo_blocks.shampoo_plan('Dense_0/kernel', (784, 128), 'flax_dense', 1024)
   assert dense.canonical_shape == (128, 784)
