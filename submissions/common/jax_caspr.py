@@ -34,13 +34,16 @@ def regularized(a):
 
 class Caspr:
 
-  def __init__(self, params, config: CasprConfig, use_kernels: bool = True, kind_fn=None):
+  def __init__(self, params, config: CasprConfig, use_kernels: bool = True, kind_fn=None, rules_shape_fn=None):
+    """rules_shape_fn(name, shape): the shape the NAdam limit sees (shampoo_blocks.full_scale_shape)."""
     del use_kernels  # No fused op fits CASPR's JAX step (the graft op's per-tensor sums are not exposed to XLA).
     self.config = config
     leaves, self.treedef = jax.tree_util.tree_flatten_with_path(params)
     self.names = [path_name(p) for p, _ in leaves]
     kind_fn = kind_fn or shampoo_blocks.flax_kind
-    plans = [shampoo_blocks.caspr_plan(n, x.shape, kind_fn(n, x.ndim)) for n, (_, x) in zip(self.names, leaves)]
+    rules_shape_fn = rules_shape_fn or (lambda name, shape: shape)
+    plans = [shampoo_blocks.caspr_plan(n, x.shape, kind_fn(n, x.ndim), rules_shape_fn(n, x.shape))
+             for n, (_, x) in zip(self.names, leaves)]
     for plan in plans:
       if not plan.blocks and len(plan.merged) >= 2:
         log.warning('CASPR: parameter %s (shape %s) takes the NAdam update: %s.', plan.name, tuple(plan.shape),

@@ -82,14 +82,16 @@ def assemble(parts, plan):
 class Shampoo:
   """Plans, state and the jitted optimizer step for one parameter tree."""
 
-  def __init__(self, params, config: ShampooConfig, use_kernels: bool = True, kind_fn=None,
-               graft_only_dim: int = shampoo_blocks.SHAMPOO_GRAFT_ONLY_DIM):
+  def __init__(self, params, config: ShampooConfig, use_kernels: bool = True, kind_fn=None, rules_shape_fn=None):
+    """rules_shape_fn(name, shape): the shape the graft-only rule sees (shampoo_blocks.full_scale_shape)."""
     self.config = c = config
     self.use_kernels = use_kernels
     leaves, self.treedef = jax.tree_util.tree_flatten_with_path(params)
     self.names = [path_name(p) for p, _ in leaves]
     kind_fn = kind_fn or shampoo_blocks.flax_kind
-    plans = [shampoo_blocks.shampoo_plan(n, x.shape, kind_fn(n, x.ndim), c.max_preconditioner_dim, graft_only_dim)
+    rules_shape_fn = rules_shape_fn or (lambda name, shape: shape)
+    plans = [shampoo_blocks.shampoo_plan(n, x.shape, kind_fn(n, x.ndim), c.max_preconditioner_dim,
+                                         rules_shape_fn(n, x.shape))
              for n, (_, x) in zip(self.names, leaves)]
     for plan in plans:
       if not plan.blocks:

@@ -138,25 +138,31 @@ def torch_named_kinds(model) -> List[Tuple[str, object, str]]:
   return out
 
 
-def graft_only_dim(workload) -> int:
-  """SHAMPOO_GRAFT_ONLY_DIM at the workload's scale. The published rule catches the Criteo embedding table,
-  the only parameter with a dimension over 10^6; reduced scales shrink that table (lite: 16,384 rows), so
-  the threshold shrinks with it (workload.embedding_rows_scale) and the same parameters take the grafting
-  update as at full scale. Without it the lite table is preconditioned in 1024-row blocks, which the
-  published configuration never does (and which made a lite Criteo step 14x NAdamW's)."""
-  return math.ceil(SHAMPOO_GRAFT_ONLY_DIM * getattr(workload, 'embedding_rows_scale', 1.0))
+def full_scale_shape(workload, name: str, shape: Sequence[int]) -> Tuple[int, ...]:
+  """The shape the published size rules see: `shape` with its rows multiplied by the workload's
+  full_scale_rows_factor(name) (the Criteo embedding table at a reduced scale: 256x at lite), else as is.
+  Those rules (Shampoo's graft-only dimension, CASPR's NAdam limit) exist to catch that table; applied to a
+  lite table's 16,384 rows they would precondition it in 1024-row blocks, which the published
+  configurations never do (a lite Criteo Shampoo step was 14x NAdamW's)."""
+  shape = tuple(int(d) for d in shape)
+  factor = workload.full_scale_rows_factor(name) if hasattr(workload, 'full_scale_rows_factor') else 1.0
+  if factor == 1.0 or not shape:
+    return shape
+  return (round(shape[0] * factor),) + shape[1:]
 
 
 def shampoo_plan(name: str, shape: Sequence[int], kind: str, max_preconditioner_dim: int,
-                 graft_only: int = SHAMPOO_GRAFT_ONLY_DIM) -> ParamPlan:
-  """graft_only: a parameter with a dimension at least this large takes the grafting update only."""
+                 rules_shape: Optional[Sequence[int]] = None) -> ParamPlan:
+  """rules_shape: the shape the graft-only rule sees (full_scale_shape), `shape` by default."""
   shape = tuple(int(d) for d in shape)
   axes = to_canonical_axes(kind, len(shape), 'torch')
   canonical = tuple(shape[a] for a in axes)
   merged = merge_small_dims(canonical, max_preconditioner_dim)
-  if any(d >= graft_only for d in shape):
+  rules_shape = shape if rules_shape is None else tuple(rules_shape)
+  if any(d >= SHAMPOO_GRAFT_ONLY_DIM for d in rules_shape):
+    scaled = '' if rules_shape == shape else ' at full scale'
     return ParamPlan(name, shape, axes, merged, (),
-                     f'a dimension of {max(shape):,} is >= {graft_only:,}')
+                     f'a dimension of {max(rules_shape):,}{scaled} is >= {SHAMPOO_GRAFT_ONLY_DIM:,}')
   blocks = tuple(Block(r) for r in tile(merged, max_preconditioner_dim))
   return ParamPlan(name, shape, axes, merged, blocks)
 
@@ -171,15 +177,19 @@ def caspr_merge(shape: Sequence[int]) -> Tuple[int, ...]:
   return shape
 
 
-def caspr_plan(name: str, shape: Sequence[int], kind: str) -> ParamPlan:
+def caspr_plan(name: str, shape: Sequence[int], kind: str, rules_shape: Optional[Sequence[int]] = None) -> ParamPlan:
+  """rules_shape: the shape the NAdam limit sees (full_scale_shape), `shape` by default."""
   shape = tuple(int(d) for d in shape)
   axes = to_canonical_axes(kind, len(shape), 'flax')
   canonical = tuple(shape[a] for a in axes)
   merged = caspr_merge(canonical)
   if len(merged) < 2:
     return ParamPlan(name, shape, axes, merged, (), 'one-dimensional (NAdam)')
-  if max(merged) > CASPR_MAX_DIM:
-    return ParamPlan(name, shape, axes, merged, (), f'a merged dimension of {max(merged):,} is > {CASPR_MAX_DIM:,}')
+  rules_merged = merged if rules_shape is None else caspr_merge(tuple(tuple(rules_shape)[a] for a in axes))
+  if max(rules_merged) > CASPR_MAX_DIM:
+    scaled = '' if rules_merged == merged else ' at full scale'
+    return ParamPlan(name, shape, axes, merged, (),
+                     f'a merged dimension of {max(rules_merged):,}{scaled} is > {CASPR_MAX_DIM:,}')
   blocks = tuple(Block(r) for r in tile(merged, CASPR_BLOCK))
   return ParamPlan(name, shape, axes, merged, blocks)
 

@@ -61,13 +61,15 @@ class Caspr(torch_precond_state.PreconditionerStateDict, torch.optim.Optimizer):
   PARAM_LISTS = ('mu', 'nu')
   BLOCK_SLOTS = ('big_l', 'prev_l', 'p_l', 'big_r', 'p_r')
 
-  def __init__(self, named_kinds, config: CasprConfig, use_kernels: bool = True):
+  def __init__(self, named_kinds, config: CasprConfig, use_kernels: bool = True, rules_shape_fn=None):
+    """rules_shape_fn(name, shape): the shape the NAdam limit sees (shampoo_blocks.full_scale_shape)."""
     params = [p for _, p, _ in named_kinds]
     super().__init__(params, dict(lr=config.learning_rate))
     self.config = c = config
     self.use_kernels = use_kernels
     self.names = [n for n, _, _ in named_kinds]
-    self.plans = [shampoo_blocks.caspr_plan(n, p.shape, kind) for n, p, kind in named_kinds]
+    rules_shape_fn = rules_shape_fn or (lambda name, shape: shape)
+    self.plans = [shampoo_blocks.caspr_plan(n, p.shape, kind, rules_shape_fn(n, p.shape)) for n, p, kind in named_kinds]
     self.world, self.rank = _world()
     owners = shampoo_blocks.assign_owners(self.plans, self.world)
     self.blocks: List[_Block] = []

@@ -75,14 +75,15 @@ class Shampoo(torch_precond_state.PreconditionerStateDict, torch.optim.Optimizer
   PARAM_LISTS = ('u',)
   BLOCK_SLOTS = ('factors', 'roots', 'm', 'a', 'ok')
 
-  def __init__(self, named_kinds, config: ShampooConfig, use_kernels: bool = True,
-               graft_only_dim: int = shampoo_blocks.SHAMPOO_GRAFT_ONLY_DIM):
+  def __init__(self, named_kinds, config: ShampooConfig, use_kernels: bool = True, rules_shape_fn=None):
+    """rules_shape_fn(name, shape): the shape the graft-only rule sees (shampoo_blocks.full_scale_shape)."""
     params = [p for _, p, _ in named_kinds]
     super().__init__(params, dict(lr=config.learning_rate))
     self.config = c = config
     self.use_kernels = use_kernels
     self.names = [n for n, _, _ in named_kinds]
-    self.plans = [shampoo_blocks.shampoo_plan(n, p.shape, kind, c.max_preconditioner_dim, graft_only_dim)
+    rules_shape_fn = rules_shape_fn or (lambda name, shape: shape)
+    self.plans = [shampoo_blocks.shampoo_plan(n, p.shape, kind, c.max_preconditioner_dim, rules_shape_fn(n, p.shape))
                   for n, p, kind in named_kinds]
     self.world, self.rank = _world()
     owners = shampoo_blocks.assign_owners(self.plans, self.world)

@@ -88,10 +88,17 @@ class BaseCriteo1TbDlrmSmallWorkload(ScaledWorkload):
 
   @property
   def embedding_rows_scale(self) -> float:
-    """This scale's embedding-table rows over the full scale's (1/256 at lite). A rule stated in full-scale
-    table rows scales by it to pick the same parameters: Distributed Shampoo's graft-only dimension of 10^6
-    (submissions/common/shampoo_blocks.graft_only_dim) is there to catch this table."""
+    """This scale's embedding-table rows over the full scale's (1/256 at lite)."""
     return self.config.model['vocab_size'] / _FULL_MODEL['vocab_size']
+
+  def full_scale_rows_factor(self, param_name: str) -> float:
+    """How many times more rows `param_name` has at full scale: 1 / embedding_rows_scale for the embedding
+    table (JAX `embedding_table`, PyTorch's row chunks `embedding_chunk_*`), else 1. The published size
+    rules of Shampoo (a dimension >= 10^6) and CASPR (> 40,000) exist to catch this table; a reduced scale
+    applies them to its full-scale rows (submissions/common/shampoo_blocks.full_scale_shape)."""
+    if 'embedding_table' in param_name or 'embedding_chunk' in param_name:
+      return 1.0 / self.embedding_rows_scale
+    return 1.0
 
   @property
   def num_eval_train_examples(self) -> int:

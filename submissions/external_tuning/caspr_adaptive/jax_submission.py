@@ -5,6 +5,7 @@ adaptive R update, coupled-Newton inverse square roots every 20 steps, L^-1/2 M 
 NAdam's norm after step 101, NAdam for 1-D parameters); the schedule is the published nested warmup-cosine
 ((S-optax) count; submissions/common/precond_schedules.py). The search space is the baseline's 5 points.
 """
+import functools
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import jax.numpy as jnp
@@ -15,6 +16,7 @@ from submissions.common import jax_precond_step
 from submissions.common import kernel_switch
 from submissions.common import precond_config
 from submissions.common import precond_schedules
+from submissions.common import shampoo_blocks
 from submissions.common.jax_nadamw import log_every
 
 
@@ -29,7 +31,8 @@ def init_optimizer_state(workload: spec.Workload, model_params: spec.ParameterCo
   config = precond_config.caspr_config(hyperparameters)
   lr_fn = lambda count: precond_schedules.caspr_lr(count, config.learning_rate, config.warmup_factor,
                                                    workload.step_hint, np=jnp)
-  optimizer = jax_caspr.Caspr(model_params, config, use_kernels=kernel_switch.kernels_enabled())
+  optimizer = jax_caspr.Caspr(model_params, config, use_kernels=kernel_switch.kernels_enabled(),
+                              rules_shape_fn=functools.partial(shampoo_blocks.full_scale_shape, workload))
   train_step = jax_precond_step.make_train_step(
       workload, optimizer, lr_fn, label_smoothing=getattr(hyperparameters, 'label_smoothing', 0.0),
       dropout_rate=getattr(hyperparameters, 'dropout_rate', None))

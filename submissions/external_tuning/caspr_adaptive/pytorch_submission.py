@@ -4,6 +4,7 @@ The optimizer is submissions/common/torch_caspr.py (weights seen in Flax's layou
 under DDP each rank computes the statistics and roots of its share of the blocks); the schedule is the
 published nested warmup-cosine as a LambdaLR of submissions/common/precond_schedules.py.
 """
+import functools
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import torch
@@ -27,7 +28,8 @@ def init_optimizer_state(workload: spec.Workload, model_params: spec.ParameterCo
   del model_state, rng
   config = precond_config.caspr_config(hyperparameters)
   optimizer = torch_caspr.Caspr(shampoo_blocks.torch_named_kinds(model_params), config,
-                                use_kernels=kernel_switch.kernels_enabled())
+                                use_kernels=kernel_switch.kernels_enabled(),
+                                rules_shape_fn=functools.partial(shampoo_blocks.full_scale_shape, workload))
   scheduler = torch.optim.lr_scheduler.LambdaLR(
       optimizer, lambda count: precond_schedules.caspr_lr(count, 1.0, config.warmup_factor, workload.step_hint))
   return {'optimizer': optimizer, 'scheduler': scheduler}

@@ -6,6 +6,7 @@ LinearLR from 1e-10 then a periodic CosineAnnealingLR, with T = step_hint_factor
 in submissions/common/precond_schedules.py so that the twins agree. Weights are blocked in PyTorch's layout
 (Dense kernels transposed), as published.
 """
+import functools
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import jax.numpy as jnp
@@ -33,7 +34,7 @@ def init_optimizer_state(workload: spec.Workload, model_params: spec.ParameterCo
   warmup = int(config.warmup_factor * total)
   lr_fn = lambda count: precond_schedules.shampoo_lr(count, config.learning_rate, warmup, total, np=jnp)
   optimizer = jax_shampoo.Shampoo(model_params, config, use_kernels=kernel_switch.kernels_enabled(),
-                                  graft_only_dim=shampoo_blocks.graft_only_dim(workload))
+                                  rules_shape_fn=functools.partial(shampoo_blocks.full_scale_shape, workload))
   train_step = jax_precond_step.make_train_step(
       workload, optimizer, lr_fn, label_smoothing=getattr(hyperparameters, 'label_smoothing', 0.0),
       dropout_rate=getattr(hyperparameters, 'dropout_rate', None))

@@ -6,6 +6,7 @@ of its share of the blocks and the directions are gathered. The schedule is the 
 a LambdaLR of submissions/common/precond_schedules.py. The published partition's grafting-only instance for
 dimensions >= 1,000,000 is a per-parameter mode of the same optimizer (same betas, NAdam, decay, schedule).
 """
+import functools
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import torch
@@ -30,7 +31,7 @@ def init_optimizer_state(workload: spec.Workload, model_params: spec.ParameterCo
   config = precond_config.shampoo_config(hyperparameters)
   optimizer = torch_shampoo.Shampoo(shampoo_blocks.torch_named_kinds(model_params), config,
                                     use_kernels=kernel_switch.kernels_enabled(),
-                                    graft_only_dim=shampoo_blocks.graft_only_dim(workload))
+                                    rules_shape_fn=functools.partial(shampoo_blocks.full_scale_shape, workload))
   total = config.step_hint_factor * workload.step_hint
   warmup = int(config.warmup_factor * total)
   scheduler = torch.optim.lr_scheduler.LambdaLR(

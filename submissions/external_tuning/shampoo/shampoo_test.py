@@ -41,23 +41,42 @@ def test_blocking_follows_the_published_examples():
   assert embedding.blocks == () and '1,048,576' in embedding.reason
 
 
-@pytest.mark.parametrize('name, scale, table_preconditioned', [
-    ('criteo1tb', 'full', False), ('criteo1tb', 'lite', False),
-    ('criteo1tb_test', 'full', True), ('criteo1tb_test', 'lite', True)])
-def test_the_criteo_table_takes_the_grafting_update_at_every_scale_as_at_full_scale(name, scale, table_preconditioned):
-  # Published rule: a dimension >= 10^6 takes the grafting update: criteo1tb's 4,194,304-row table (PyTorch:
-  # four chunks of 1,048,576 rows) does, criteo1tb_test's 65,536 rows (chunks of 16,384) do not. The lite
-  # tables are 256x smaller, and the threshold scales with them (1,000,000 / 256 -> 3,907).
+# The published size rules exist to catch the Criteo embedding table: Shampoo sends a dimension >= 10^6 to
+# the grafting update, CASPR a merged dimension > 40,000 to NAdam. criteo1tb's table has 4,194,304 rows
+# (PyTorch: four chunks of 1,048,576), criteo1tb_test's 65,536 (chunks of 16,384). At lite scale the tables
+# are 256x smaller and the rules see their full-scale rows (shampoo_blocks.full_scale_shape).
+@pytest.mark.parametrize('name, scale, shampoo_table, shampoo_chunk, caspr_table, caspr_chunk', [
+    ('criteo1tb', 'full', False, False, False, False), ('criteo1tb', 'lite', False, False, False, False),
+    ('criteo1tb_test', 'full', True, True, False, True), ('criteo1tb_test', 'lite', True, True, False, True)])
+def test_size_rules_treat_the_criteo_table_at_every_scale_as_at_full_scale(name, scale, shampoo_table, shampoo_chunk,
+                                                                           caspr_table, caspr_chunk):
   from workloads import registry  # pylint: disable=import-outside-toplevel
   workload = registry.import_workload(name, 'jax', scale=scale)
   kw = workload.model_kwargs()
-  threshold = shampoo_blocks.graft_only_dim(workload)
-  assert threshold == (1_000_000 if scale == 'full' else 3_907)
-  for rows in (kw['vocab_size'], kw['vocab_size'] // 4):  # JAX's one table, PyTorch's row chunks
-    plan = shampoo_blocks.shampoo_plan('embedding', (rows, kw['embed_dim']), 'other', 1024, threshold)
-    assert bool(plan.blocks) == table_preconditioned, (rows, threshold)
-  other = registry.import_workload('ogbg', 'jax', scale=scale)
-  assert shampoo_blocks.graft_only_dim(other) == 1_000_000  # no table to scale: the published threshold
+  for param, rows, shampoo_preconditioned, caspr_preconditioned in (
+      ('embedding_table', kw['vocab_size'], shampoo_table, caspr_table),
+      ('embedding.embedding_chunk_0', kw['vocab_size'] // 4, shampoo_chunk, caspr_chunk)):
+    shape = (rows, kw['embed_dim'])
+    rules = shampoo_blocks.full_scale_shape(workload, param, shape)
+    assert rules == (rows * (256 if scale == 'lite' else 1), kw['embed_dim'])
+    assert bool(shampoo_blocks.shampoo_plan(param, shape, 'other', 1024, rules).blocks) == shampoo_preconditioned
+    assert bool(shampoo_blocks.caspr_plan(param, shape, 'other', rules).blocks) == caspr_preconditioned
+
+
+def test_only_the_criteo_table_is_seen_at_full_scale_size():
+  # Every other lite parameter keeps its own shape for the rules (the lite top MLP's 367 inputs, say, are
+  # not scaled up), and workloads without a table are untouched.
+  from algoperf import random_utils as prng  # pylint: disable=import-outside-toplevel
+  from workloads import registry  # pylint: disable=import-outside-toplevel
+  prng.set_framework('jax')
+  workload = registry.import_workload('criteo1tb', 'jax', scale='lite')
+  params, _ = workload.init_model_fn(prng.PRNGKey(0))
+  leaves = jax.tree_util.tree_flatten_with_path(params)[0]
+  changed = [jax_shampoo.path_name(p) for p, x in leaves
+             if shampoo_blocks.full_scale_shape(workload, jax_shampoo.path_name(p), x.shape) != tuple(x.shape)]
+  assert changed == ['embedding_table'], changed
+  ogbg = registry.import_workload('ogbg', 'jax', scale='lite')
+  assert shampoo_blocks.full_scale_shape(ogbg, 'embedding_table', (7, 3)) == (7, 3)
 
 
 def test_flax_weights_are_blocked_in_torch_layout():
