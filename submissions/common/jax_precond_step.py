@@ -2,9 +2,15 @@
 
 Like jax_nadamw.make_train_step (same loss: mean over the valid examples of the global batch), but the
 optimizer returns the new parameters itself (so the fused kernels can write them in place, params and state
-donated) and the step takes phase flags (whether to precondition, whether to recompute roots) as traced
-booleans: the optimizer branches with lax.cond, so one executable is compiled (inside the timed budget) and
-the root computation runs only on its steps.
+donated) and the step takes phase flags (whether to precondition, whether to recompute roots). Two
+executables, both compiled inside the timed budget:
+- the warm-up one, for the steps before preconditioning starts: WARMUP_OFF flags are Python False, so the
+  preconditioner's roots and directions are not in the program at all (the optimizer branches in Python);
+- the main one, from the first preconditioning step on: every flag traced, the optimizer branches with
+  lax.cond, so one executable serves every later step and the root computation runs only on its steps.
+Why two: compiling the roots (CASPR's coupled Newton loops, Shampoo's eigh) took longer than a lite trial's
+whole budget (CASPR JAX on lite OGBG: 7.6 s for its first step against a 5 s budget, so it never reached an
+eval), for a computation that no step before the start step runs.
 """
 import logging
 from typing import Callable, Optional
@@ -19,14 +25,19 @@ from algoperf import spec
 log = logging.getLogger(__name__)
 
 
+# Flags that are all False before preconditioning starts; the warm-up executable compiles them out.
+WARMUP_OFF = ('precondition_now', 'roots_now')
+
+
 def make_train_step(workload: spec.Workload, optimizer, lr_fn: Callable, label_smoothing: float,
                     dropout_rate: Optional[float]) -> Callable:
   """(opt_state, params, model_state, batch, rng, phase) -> (opt_state, params, model_state, loss, grad_norm).
 
-  phase: a dict of boolean arrays (precondition_now, roots_now, ...), passed to optimizer.update as traced
-  keywords: one compiled executable serves every phase."""
+  phase: a dict of host booleans (precondition_now, roots_now, ...) for optimizer.update: compiled out while
+  every WARMUP_OFF flag is False (the warm-up executable), traced from then on (the main one)."""
 
-  def step(opt_state, params, model_state, batch, rng, phase):
+  def step(opt_state, params, model_state, batch, rng, traced_phase, static_phase):
+    phase = {**traced_phase, **dict(static_phase)}
 
     def loss_fn(p):
       logits, new_model_state = workload.model_fn(
@@ -42,7 +53,15 @@ def make_train_step(workload: spec.Workload, optimizer, lr_fn: Callable, label_s
     new_params, new_opt_state = optimizer.update(grads, opt_state, params, lr, **phase)
     return new_opt_state, new_params, new_model_state, loss, grad_norm
 
-  return jax.jit(step, donate_argnums=(0, 1))
+  jitted = jax.jit(step, donate_argnums=(0, 1), static_argnums=(6,))
+
+  def train_step(opt_state, params, model_state, batch, rng, phase):
+    warmup = not any(phase.get(k) for k in WARMUP_OFF)
+    static = tuple((k, False) for k in WARMUP_OFF if k in phase) if warmup else ()
+    traced = {k: np.asarray(v) for k, v in phase.items() if not (warmup and k in WARMUP_OFF)}
+    return jitted(opt_state, params, model_state, batch, rng, traced, static)
+
+  return train_step
 
 
 def make_host_step(optimizer, train_step: Callable, phase_fn: Callable, label: str) -> Callable:
@@ -55,7 +74,7 @@ def make_host_step(optimizer, train_step: Callable, phase_fn: Callable, label: s
 
   def host_step(opt_state, params, model_state, batch, rng, t: int):
     phase = dict(phase_fn(t))
-    out = train_step(opt_state, params, model_state, batch, rng, {k: np.asarray(v) for k, v in phase.items()})
+    out = train_step(opt_state, params, model_state, batch, rng, phase)
     if phase.get('roots_now'):
       for name in optimizer.failed_blocks(out[0]):
         if name not in warned:
