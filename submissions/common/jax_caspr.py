@@ -41,7 +41,7 @@ class Caspr:
     leaves, self.treedef = jax.tree_util.tree_flatten_with_path(params)
     self.names = [path_name(p) for p, _ in leaves]
     kind_fn = kind_fn or shampoo_blocks.flax_kind
-    rules_shape_fn = rules_shape_fn or (lambda name, shape: shape)
+    rules_shape_fn = rules_shape_fn or shampoo_blocks.own_shape
     plans = [shampoo_blocks.caspr_plan(n, x.shape, kind_fn(n, x.ndim), rules_shape_fn(n, x.shape))
              for n, (_, x) in zip(self.names, leaves)]
     for plan in plans:

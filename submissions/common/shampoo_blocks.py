@@ -138,6 +138,12 @@ def torch_named_kinds(model) -> List[Tuple[str, object, str]]:
   return out
 
 
+def own_shape(name: str, shape: Sequence[int]) -> Tuple[int, ...]:
+  """The rules_shape_fn default: the size rules see the parameter's own shape."""
+  del name
+  return tuple(int(d) for d in shape)
+
+
 def full_scale_shape(workload, name: str, shape: Sequence[int]) -> Tuple[int, ...]:
   """The shape the published size rules see: `shape` with its rows multiplied by the workload's
   full_scale_rows_factor(name) (the Criteo embedding table at a reduced scale: 256x at lite), else as is.

@@ -68,7 +68,7 @@ class Caspr(torch_precond_state.PreconditionerStateDict, torch.optim.Optimizer):
     self.config = c = config
     self.use_kernels = use_kernels
     self.names = [n for n, _, _ in named_kinds]
-    rules_shape_fn = rules_shape_fn or (lambda name, shape: shape)
+    rules_shape_fn = rules_shape_fn or shampoo_blocks.own_shape
     self.plans = [shampoo_blocks.caspr_plan(n, p.shape, kind, rules_shape_fn(n, p.shape)) for n, p, kind in named_kinds]
     self.world, self.rank = _world()
     owners = shampoo_blocks.assign_owners(self.plans, self.world)

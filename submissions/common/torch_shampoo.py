@@ -82,7 +82,7 @@ class Shampoo(torch_precond_state.PreconditionerStateDict, torch.optim.Optimizer
     self.config = c = config
     self.use_kernels = use_kernels
     self.names = [n for n, _, _ in named_kinds]
-    rules_shape_fn = rules_shape_fn or (lambda name, shape: shape)
+    rules_shape_fn = rules_shape_fn or shampoo_blocks.own_shape
     self.plans = [shampoo_blocks.shampoo_plan(n, p.shape, kind, c.max_preconditioner_dim, rules_shape_fn(n, p.shape))
                   for n, p, kind in named_kinds]
     self.world, self.rank = _world()
