@@ -23,6 +23,7 @@ import numpy as np
 from algoperf import data_utils
 from algoperf import jax_sharding_utils
 from workloads.common.base import MappedIterable
+from workloads.common.untimed_jit import untimed_jit
 
 LAYOUTS = ('jit', 'pmap')
 
@@ -101,7 +102,7 @@ class JaxWorkloadMixin:
 
   def _eval_batch(self, params, batch, model_state, rng):
     if not hasattr(self, '_jitted_eval_metrics'):
-      self._jitted_eval_metrics = jax.jit(self._eval_metrics)
+      self._jitted_eval_metrics = untimed_jit(self._eval_metrics)
     return self._jitted_eval_metrics(params, batch, model_state, rng)
 
   def _eval_metrics(self, params, batch, model_state, rng) -> Dict[str, Any]:

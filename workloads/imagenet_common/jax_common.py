@@ -13,6 +13,7 @@ from algoperf import jax_sharding_utils
 from algoperf import param_utils
 from algoperf import spec
 from workloads.common.jax_workload import JaxWorkloadMixin
+from workloads.common.untimed_jit import untimed_jit
 
 
 def softmax_cross_entropy(label_batch: jnp.ndarray, logits_batch: jnp.ndarray,
@@ -43,7 +44,7 @@ class JaxImagenetMixin(JaxWorkloadMixin):
     params_rng, dropout_rng = jax.random.split(rng)
     inputs = jnp.zeros((1, self.image_size, self.image_size, 3), jnp.float32)
     # One compiled init instead of hundreds of op-by-op dispatches (also fine under jax.eval_shape).
-    init = jax.jit(functools.partial(self._model.init, train=False))
+    init = untimed_jit(functools.partial(self._model.init, train=False))
     variables = init({'params': params_rng, 'dropout': dropout_rng}, inputs)
     params = dict(variables['params'])
     model_state = {k: v for k, v in variables.items() if k != 'params'} or None

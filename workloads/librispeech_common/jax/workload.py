@@ -13,6 +13,7 @@ from algoperf import param_utils
 from algoperf import spec
 from workloads.common.base import MappedIterable
 from workloads.common.jax_workload import JaxWorkloadMixin
+from workloads.common.untimed_jit import untimed_jit
 from workloads.librispeech_common.jax import layers
 from workloads.librispeech_common.workload import DEFAULT_DROPOUT_RATE, group_batch
 
@@ -39,7 +40,7 @@ class LibriSpeechJaxMixin(JaxWorkloadMixin):
     self._model = self._make_model()
     params_rng, dropout_rng = jax.random.split(rng)
     dummy = jnp.zeros((2, INIT_SAMPLES), jnp.float32)
-    init = jax.jit(functools.partial(self._model.init, train=False))  # One compile, not one per op.
+    init = untimed_jit(functools.partial(self._model.init, train=False))  # One compile, not one per op.
     variables = init({'params': params_rng, 'dropout': dropout_rng}, dummy, dummy)
     params = dict(variables['params'])
     model_state = {k: v for k, v in variables.items() if k != 'params'}
@@ -79,6 +80,6 @@ class LibriSpeechJaxMixin(JaxWorkloadMixin):
 
   def _eval_batch(self, params, batch, model_state, rng):
     if not hasattr(self, '_jitted_eval_outputs'):
-      self._jitted_eval_outputs = jax.jit(self._eval_outputs)
+      self._jitted_eval_outputs = untimed_jit(self._eval_outputs)
     outputs = jax.device_get(self._jitted_eval_outputs(params, batch, model_state, rng))
     return self._host_metrics(*outputs, jax.device_get(batch))

@@ -11,6 +11,7 @@ from algoperf import param_utils
 from algoperf import spec
 from workloads.common import jax_losses
 from workloads.common.jax_workload import JaxWorkloadMixin
+from workloads.common.untimed_jit import untimed_jit
 from workloads.wmt import model_config
 from workloads.wmt import workload as base
 from workloads.wmt.jax import decode
@@ -28,7 +29,7 @@ class WmtWorkload(JaxWorkloadMixin, base.BaseWmtWorkload):
   def init_model_fn(self, rng: spec.RandomState) -> spec.ModelInitState:
     tokens = jnp.zeros((2, self.max_len), jnp.int32)
     # Jitted: eager initialisation would compile every operation of the model on its own.
-    init = jax.jit(lambda key: self._model().init({'params': key}, tokens, tokens, train=False)['params'])
+    init = untimed_jit(lambda key: self._model().init({'params': key}, tokens, tokens, train=False)['params'])
     params = jax.tree.map(jnp.asarray, dict(init(rng)))
     self._param_shapes = jax.tree.map(lambda x: spec.ShapeTuple(x.shape), params)
     self._param_types = param_utils.jax_param_types(self._param_shapes)
@@ -61,7 +62,7 @@ class WmtWorkload(JaxWorkloadMixin, base.BaseWmtWorkload):
     """Beam-search translations (B, max_decode_len) of a batch of source ids."""
     max_decode_len = max_decode_len or self.max_len
     if getattr(self, '_jitted_predict_len', None) != max_decode_len:
-      self._jitted_predict = jax.jit(functools.partial(self._predict, max_decode_len=max_decode_len))
+      self._jitted_predict = untimed_jit(functools.partial(self._predict, max_decode_len=max_decode_len))
       self._jitted_predict_len = max_decode_len
     return np.asarray(self._jitted_predict(params, inputs))
 
