@@ -45,7 +45,7 @@ def eval_batches(arrays: Batch, batch_size: int, num_examples: Optional[int] = N
     stop = min(start + batch_size, num_examples)
     batch = {}
     for key, value in arrays.items():
-      chunk = value[start:stop]
+      chunk = np.array(value[start:stop])  # A copy: the arrays may be a process-wide cache (Criteo's).
       if stop - start < pad_to:
         pad = np.zeros((pad_to - (stop - start),) + value.shape[1:], dtype=value.dtype)
         chunk = np.concatenate([chunk, pad])
