@@ -18,12 +18,6 @@ MAX_PROGRAMS = 64  # Compiled executables kept per process (the least recently u
 
 _PROGRAMS: 'collections.OrderedDict[str, Any]' = collections.OrderedDict()
 _LOCK = threading.Lock()
-_stats = {'compiles': 0, 'reuses': 0}
-
-
-def stats() -> dict:
-  """{'compiles': n, 'reuses': n} since the process started (tests, profiling)."""
-  return dict(_stats)
 
 
 def _signature(args) -> tuple:
@@ -41,12 +35,10 @@ def _compiled(lowered) -> Any:
     program = _PROGRAMS.get(key)
     if program is not None:
       _PROGRAMS.move_to_end(key)
-      _stats['reuses'] += 1
       return program
   program = lowered.compile()
   with _LOCK:
     _PROGRAMS[key] = program
-    _stats['compiles'] += 1
     while len(_PROGRAMS) > MAX_PROGRAMS:
       _PROGRAMS.popitem(last=False)
   return program
