@@ -20,9 +20,8 @@ _PROGRAMS: 'collections.OrderedDict[str, Any]' = collections.OrderedDict()
 _LOCK = threading.Lock()
 
 
-def _signature(args) -> tuple:
+def _signature(leaves, treedef) -> tuple:
   """What makes JAX lower a function differently: the argument tree and each leaf's type and placement."""
-  leaves, treedef = jax.tree_util.tree_flatten(args)
   return (treedef,) + tuple(
       (jax.typeof(leaf), getattr(leaf, 'sharding', None)) if hasattr(leaf, 'shape') else (type(leaf), leaf)
       for leaf in leaves)
@@ -51,9 +50,10 @@ def untimed_jit(fn: Callable, **jit_kwargs) -> Callable:
   by_signature = {}
 
   def call(*args):
-    if any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(args)):
+    leaves, treedef = jax.tree_util.tree_flatten(args)
+    if any(isinstance(leaf, jax.core.Tracer) for leaf in leaves):
       return jitted(*args)  # Under a transformation (jax.eval_shape of init_model_fn): nothing to run.
-    signature = _signature(args)
+    signature = _signature(leaves, treedef)
     program = by_signature.get(signature)
     if program is None:
       program = by_signature[signature] = _compiled(jitted.lower(*args))

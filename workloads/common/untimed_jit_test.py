@@ -82,7 +82,7 @@ def test_a_second_trials_workload_compiles_no_init_or_eval():
 
 def test_a_second_trials_jitted_init_compiles_nothing_and_gives_the_same_params():
   prng.set_framework('jax')
-  for name in ('ogbg', 'criteo1tb'):
+  for name in ('ogbg', 'criteo1tb', 'fastmri', 'cifar'):
     first = registry.import_workload(name, 'jax', scale='smoke').init_model_fn(prng.PRNGKey(3))[0]
     second, compiles = _compiles_during(
         lambda name=name: registry.import_workload(name, 'jax', scale='smoke').init_model_fn(prng.PRNGKey(3))[0])

@@ -1,5 +1,4 @@
 """CIFAR-10 ResNet-18 in JAX/Flax."""
-import functools
 from typing import Any, Dict, Optional
 
 import jax
@@ -12,20 +11,17 @@ from workloads.cifar.jax import models
 from workloads.cifar.workload import BaseCifarWorkload
 from workloads.common import jax_losses
 from workloads.common.jax_workload import JaxWorkloadMixin
-
-
-@functools.lru_cache(maxsize=None)
-def _jitted_init(model: models.ResNet):
-  """One compiled init per model configuration: run op by op, every initializer's random draw would be
-  compiled on its own, and XLA takes seconds to compile the threefry draws of even a small ResNet."""
-  return jax.jit(lambda key: model.init({'params': key}, jnp.zeros((1, 32, 32, 3), jnp.float32), train=False))
+from workloads.common.untimed_jit import untimed_jit
 
 
 class CifarWorkload(JaxWorkloadMixin, BaseCifarWorkload):
 
   def init_model_fn(self, rng: spec.RandomState) -> spec.ModelInitState:
     self._model = models.ResNet(**self.model_kwargs)
-    variables = _jitted_init(self._model)(rng)
+    # Jitted (untimed, shared by later trials): op by op, every initializer's random draw would compile alone.
+    init = untimed_jit(lambda key: self._model.init({'params': key}, jnp.zeros((1, 32, 32, 3), jnp.float32),
+                                                    train=False))
+    variables = init(rng)
     params = jax.tree.map(jnp.asarray, dict(variables['params']))
     model_state = {'batch_stats': jax.tree.map(jnp.asarray, dict(variables['batch_stats']))}
     self._param_shapes = jax.tree.map(lambda x: spec.ShapeTuple(x.shape), params)
