@@ -199,9 +199,14 @@ def test_estimate_uses_history_else_the_budget_bound(tmp_path):
   est, each = plan_lib.estimate(plan.to_run, 'lite', 'v0.6')
   assert each == [budget + plan_lib.STARTUP_SEC] * 2 + [1.5 * budget + plan_lib.STARTUP_SEC]
   assert (est.bounded, est.measured) == (3, 0) and est.per_workload == {'mnist': sum(each)}
-  past = {('mnist', 'jax', 'lite', 'v0.6', 'external'): [4.0, 6.0, 100.0]}
+  past = {('mnist', 'jax', 'lite', 'v0.6', 'external'): [(4.0, budget), (6.0, budget), (100.0, None)]}
   est, each = plan_lib.estimate(plan.to_run, 'lite', 'v0.6', past)
-  assert each[:2] == [6.0, 6.0] and (est.measured, est.bounded) == (2, 1)
+  assert each[:2] == [5.0, 5.0] and (est.measured, est.bounded) == (2, 1)  # 100 s: budget unknown, left out
+  # Trials under today's budget count alone; with none, the others count scaled by the budgets' ratio.
+  past = {('mnist', 'jax', 'lite', 'v0.6', 'external'): [(4.0, budget), (50.0, 2 * budget)]}
+  assert plan_lib.estimate(plan.to_run, 'lite', 'v0.6', past)[1][:2] == [4.0, 4.0]
+  past = {('mnist', 'jax', 'lite', 'v0.6', 'external'): [(10.0, 2 * budget), (30.0, budget / 2), (7.0, None)]}
+  assert plan_lib.estimate(plan.to_run, 'lite', 'v0.6', past)[1][:2] == [7.0, 7.0]  # median of 5, 60, 7
 
 
 def test_history_reads_finished_trial_folders(tmp_path):
@@ -211,7 +216,9 @@ def test_history_reads_finished_trial_folders(tmp_path):
   (trial / 'status.json').write_text(json.dumps({'status': 'completed'}))
   os.utime(trial / 'flags_0.json', (1000, 1000))
   os.utime(trial / 'status.json', (1042, 1042))
-  assert plan_lib.history(str(tmp_path)) == {('ogbg', 'pytorch', 'lite', 'v0.6', 'self'): [42.0]}
+  assert plan_lib.history(str(tmp_path)) == {('ogbg', 'pytorch', 'lite', 'v0.6', 'self'): [(42.0, None)]}
+  (trial / 'meta_data_0.json').write_text(json.dumps({'workload.max_allowed_runtime_sec': 5}))
+  assert plan_lib.history(str(tmp_path)) == {('ogbg', 'pytorch', 'lite', 'v0.6', 'self'): [(42.0, 5.0)]}
 
 
 def test_only_whole_workloads_count_as_finished(tmp_path):

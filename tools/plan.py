@@ -18,8 +18,10 @@ checkpoint.
 The estimate. Each trial still to run is given the median wall time of finished trials of the same
 workload, framework, scale and ruleset found in sibling experiment folders (under the experiment folder's
 parent, e.g. ~/algoperf_experiments; the wall time is read from the folder's files: first flags file to
-status.json); without such history, its budget bound: the workload's time budget (x the self-tuning
-factor) plus STARTUP_SEC for start-up and evals, what a trial that never reaches its target costs.
+status.json). Trials run under the workload's current time budget count alone when there are any; trials run
+under another budget (the lite targets were set again since) count scaled by the ratio of the budgets, since a
+trial's time follows its budget. Without such history, its budget bound: the workload's time budget (x the
+self-tuning factor) plus STARTUP_SEC for start-up and evals, what a trial that never reaches its target costs.
 """
 import collections
 import dataclasses
@@ -226,8 +228,19 @@ def measured_wall_sec(trial_dir: str) -> Optional[float]:
   return max(0.0, os.path.getmtime(status) - min(os.path.getmtime(f) for f in flags))
 
 
-def history(root: str) -> Dict[Tuple[str, str, str, str, str], List[float]]:
-  """(workload, framework, scale, rules version, ruleset) -> wall times of finished trials under root/*/."""
+def recorded_budget_sec(trial_dir: str) -> Optional[float]:
+  """The time budget a trial ran under (its workload's max_allowed_runtime_sec in meta_data_0.json)."""
+  try:
+    with open(os.path.join(trial_dir, 'meta_data_0.json')) as f:
+      budget = json.load(f).get('workload.max_allowed_runtime_sec')
+  except (OSError, ValueError):
+    return None
+  return float(budget) if isinstance(budget, (int, float)) and budget > 0 else None
+
+
+def history(root: str) -> Dict[Tuple[str, str, str, str, str], List[Tuple[float, Optional[float]]]]:
+  """(workload, framework, scale, rules version, ruleset) -> (wall time, time budget) of each finished trial
+  under root/*/ (budget None when the folder does not record it)."""
   times = collections.defaultdict(list)
   pattern = os.path.join(root, '*', '*_tuning', '*', 'study_*', '*_*', 'trial_*', 'status.json')
   for status_path in glob.glob(pattern):
@@ -242,8 +255,18 @@ def history(root: str) -> Dict[Tuple[str, str, str, str, str], List[float]]:
       continue
     wall = measured_wall_sec(trial_dir)
     if wall is not None and flags.get('scale'):
-      times[(workload, framework, flags['scale'], flags.get('rules_version', 'v0.6'), ruleset)].append(wall)
+      times[(workload, framework, flags['scale'], flags.get('rules_version', 'v0.6'), ruleset)].append(
+          (wall, recorded_budget_sec(trial_dir)))
   return times
+
+
+def walls_under_budget(known: Sequence[Tuple[float, Optional[float]]], budget: Optional[float]) -> List[float]:
+  """The past wall times as if run under `budget`: those run under it alone when there are any, else every
+  one scaled by budget / its own budget (unscaled where either is unknown)."""
+  same = [wall for wall, past_budget in known if budget is not None and past_budget == budget]
+  if same:
+    return same
+  return [wall * budget / past_budget if budget and past_budget else wall for wall, past_budget in known]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -265,14 +288,14 @@ def estimate(trials: Sequence[Planned], scale: str, rules_version: str,
   measured = bounded = unknown = 0
   for t in trials:
     s = t.spec
+    if s.workload not in budgets:
+      budgets[s.workload] = workload_budget_sec(s.workload, scale, rules_version)
+    budget = budgets[s.workload]
     known = past.get((s.workload, s.framework, scale, rules_version, t.ruleset))
     if known:
-      sec = statistics.median(known)
+      sec = statistics.median(walls_under_budget(known, budget))
       measured += 1
     else:
-      if s.workload not in budgets:
-        budgets[s.workload] = workload_budget_sec(s.workload, scale, rules_version)
-      budget = budgets[s.workload]
       sec = None if budget is None else rules_lib.budget_sec(budget, t.ruleset, rules) + STARTUP_SEC
       if sec is None:
         unknown += 1
