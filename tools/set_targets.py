@@ -248,6 +248,11 @@ def main(argv):
     print(f'error: re-runs {", ".join(bad)} of the best configuration did not complete; see their trial.log '
           f'under {experiment_dir}.', file=sys.stderr)
     sys.exit(1)
+  busy = derive.busy_reruns({f'rerun/seed_{k + 1}': r for k, r in enumerate(reruns)}, os.cpu_count() or 1)
+  if busy:
+    print(f'warning: {", ".join(busy)} started at a load average above {derive.BUSY_LOAD_FACTOR:g}x the '
+          f'{os.cpu_count()} CPUs: other jobs shared the machine, so the budget below is too large; rerun this '
+          'command with --retime_reruns on a quiet machine.', file=sys.stderr, flush=True)
   result = derive.derive(reruns, steps, minimized)
   record['best_configuration'] = {'run': best_id, 'hyperparameters': best['hyperparameters']}
   record['targets'] = dict(result['targets'], target_metric=metric, minimized=minimized)

@@ -113,6 +113,18 @@ def derive(reruns: Sequence[Dict[str, Any]], steps: int, minimized: bool) -> Dic
   return {'targets': targets, 'derivation': derivation}
 
 
+# A re-run timed while the load average exceeds this many times the CPU count shared the machine with other
+# jobs (the protocol alone keeps it near 1-1.5x on 2 CPUs: XLA's and the input pipeline's threads), so the budget
+# it sets is too large (stop 27: OGBG and fastMRI budgets set at load 7-14 were 2-5x their quiet runtime).
+BUSY_LOAD_FACTOR = 2.0
+
+
+def busy_reruns(reruns: Dict[str, Dict[str, Any]], cpu_count: int) -> List[str]:
+  """The re-runs (by id) that started on a busy machine, judged by their recorded 1-minute load average."""
+  return sorted(run_id for run_id, run in reruns.items()
+                if (run.get('load_average_before') or [0.0])[0] > BUSY_LOAD_FACTOR * max(1, cpu_count))
+
+
 def summarize_curve(rows: List, metric: str, minimized: bool) -> Dict[str, Any]:
   """A run record's eval part from its (global_step, metrics) rows: best values, curve, seconds per eval."""
   curve, evals = [], 0

@@ -73,3 +73,13 @@ def test_summarize_curve_takes_best_values_and_seconds_per_eval_after_the_first(
   assert out['best_validation'] == 0.8 and out['best_test'] == 0.75 and out['num_evals'] == 3
   assert out['eval_sec'] == pytest.approx(0.5)
   assert out['curve'][1] == [50, 1.0, 0.8, 0.7]
+
+
+def test_busy_reruns_are_those_started_above_twice_the_cpu_count():
+  reruns = {'rerun/seed_1': {'load_average_before': [12.65, 14.0, 12.4]},
+            'rerun/seed_2': {'load_average_before': [4.0, 3.0, 2.0]},  # 2x of 2 CPUs: not above it
+            'rerun/seed_3': {'load_average_before': [4.01, 1.0, 1.0]},
+            'rerun/seed_4': {}}  # an older record without a load
+  assert derive.busy_reruns(reruns, cpu_count=2) == ['rerun/seed_1', 'rerun/seed_3']
+  assert derive.busy_reruns(reruns, cpu_count=4) == ['rerun/seed_1']
+  assert derive.busy_reruns(reruns, cpu_count=8) == []
