@@ -133,8 +133,8 @@ class BaseCriteo1TbDlrmSmallWorkload(ScaledWorkload):
     a benchmark worker runs trial after trial on the same files, and parsing them took ~0.5 s each time."""
     source = 'train' if split == 'eval_train' else split
     files = input_pipeline.split_files(data_dir, source)
-    key = tuple((os.path.realpath(path), stat.st_mtime_ns, stat.st_size) for path, stat in
-                ((path, os.stat(path)) for path in files))
+    stats = [os.stat(path) for path in files]
+    key = tuple((os.path.realpath(path), st.st_mtime_ns, st.st_size) for path, st in zip(files, stats))
     rows = max(self._split_rows(source), self._split_rows(split))
     if key not in _PARSED_SPLITS or len(_PARSED_SPLITS[key]['targets']) < rows:
       arrays = input_pipeline.read_rows(files, rows)

@@ -4,7 +4,7 @@ spec/harness.md §3.1-3.3 and spec/variants.md §4. The JAX and PyTorch modules 
 (ImagenetResNetWorkload, ImagenetResNetSiLUWorkload, ...) from these bases.
 """
 from workloads.common.base import ScaleConfig
-from workloads.imagenet_common.workload import BaseImagenetWorkload, param_name_tokens, with_targets
+from workloads.imagenet_common.workload import LITE_DATA, BaseImagenetWorkload, param_name_tokens, with_targets
 
 
 class BaseImagenetResNetWorkload(BaseImagenetWorkload):
@@ -17,14 +17,9 @@ class BaseImagenetResNetWorkload(BaseImagenetWorkload):
           max_allowed_runtime_sec=66_159, max_allowed_runtime_sec_v05=63_008,
           step_hint=195_999, step_hint_v05=186_666, eval_period_time_sec=510,
           model={'num_classes': 1000, 'stage_sizes': (3, 4, 6, 3), 'num_filters': 64}),
-      # The Fashion-MNIST images that tools:make_datasets writes as ImageNet folders (10 wnids, 28x28 JPEGs)
-      # at 32 px, with a one-block-per-stage bottleneck ResNet 1/4 as wide. Evals on a fixed
-      # random 600 of the 2,000 validation and test images (and 600 train images), one batch each: the three
-      # 2,000-image splits cost 0.7 s, 35-45 % of a trial at the protocol's eval period (a tenth of the time
-      # to target); 600 keep evals under the rules' 20 %.
+      # LITE_DATA at 32 px, with a one-block-per-stage bottleneck ResNet 1/4 as wide.
       'lite': ScaleConfig(
-          num_train_examples=60_000, num_validation_examples=600, num_test_examples=600,
-          eval_batch_size=600, batch_size_divisor=16,
+          **LITE_DATA,
           model={'num_classes': 10, 'stage_sizes': (1, 1, 1, 1), 'num_filters': 16}),
       # Unit tests: the 20 real ImageNet JPEGs of foolbox (19 classes), batches of 1024/128 = 8; two stages
       # (so a strided block and two projections), 4 filters.

@@ -5,7 +5,7 @@ mixup (alpha 0.2) to the ResNet pipeline; eval is the same. The JAX and PyTorch 
 registered classes (ImagenetVitWorkload, ImagenetVitGluWorkload, ...) from these bases.
 """
 from workloads.common.base import ScaleConfig
-from workloads.imagenet_common.workload import BaseImagenetWorkload, param_name_tokens, with_targets
+from workloads.imagenet_common.workload import LITE_DATA, BaseImagenetWorkload, param_name_tokens, with_targets
 
 
 class BaseImagenetVitWorkload(BaseImagenetWorkload):
@@ -21,14 +21,9 @@ class BaseImagenetVitWorkload(BaseImagenetWorkload):
           step_hint=167_999, step_hint_v05=186_666, eval_period_time_sec=420,
           model={'num_classes': 1000, 'patch_size': 16, 'width': 384, 'depth': 12, 'mlp_dim': 1536,
                  'num_heads': 6}),
-      # The Fashion-MNIST images that tools:make_datasets writes as ImageNet folders (10 wnids, 28x28 JPEGs)
-      # at 32 px in 8x8 patches (16 tokens), 4 blocks of width 64. Evals on a fixed
-      # random 600 of the 2,000 validation and test images (and 600 train images), one batch each: the three
-      # 2,000-image splits cost 0.7 s, 35-45 % of a trial at the protocol's eval period (a tenth of the time
-      # to target); 600 keep evals under the rules' 20 %.
+      # LITE_DATA at 32 px in 8x8 patches (16 tokens), 4 blocks of width 64.
       'lite': ScaleConfig(
-          num_train_examples=60_000, num_validation_examples=600, num_test_examples=600,
-          eval_batch_size=600, batch_size_divisor=16,
+          **LITE_DATA,
           model={'num_classes': 10, 'patch_size': 8, 'width': 64, 'depth': 4, 'mlp_dim': 256, 'num_heads': 4}),
       # Unit tests: the 20 real ImageNet JPEGs of foolbox (19 classes), batches of 1024/128 = 8.
       'smoke': ScaleConfig(
