@@ -63,9 +63,10 @@ ALGORITHMS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'targe
 # the JAX compile of CASPR under load (stop 24's note, issue 17). OGBG and fastMRI: enough steps that the
 # target lies well above what an untrained model scores (OGBG, 1,337 validation graphs: at most 0.62 mAP at
 # step 1 over 85 runs, the target 0.76 at 600 steps, which 40 steps could not approach; fastMRI: the zero-filled
-# inputs score 0.692 SSIM, which 30 steps did not reach).
+# inputs score 0.692 SSIM, which 30 steps did not reach). CIFAR: 400 PyTorch steps take ~19.5 s; at 300 an eval
+# (0.32 s on 1,800 images) would cost over 20 % of a trial at a tenth of the time to target.
 DEFAULT_STEPS = {
-    'mnist': 5_860, 'criteo1tb': 100, 'ogbg': 600, 'fastmri': 200, 'cifar': 1_000, 'imagenet_resnet': 300,
+    'mnist': 5_860, 'criteo1tb': 100, 'ogbg': 600, 'fastmri': 200, 'cifar': 400, 'imagenet_resnet': 300,
     'imagenet_vit': 300, 'librispeech_conformer': 300, 'librispeech_deepspeech': 300, 'wmt': 300,
 }
 # Seconds between evals during the protocol. MNIST: an eval costs 0.011 s at load ~1.5 and ~0.02 s at load ~3
@@ -86,9 +87,18 @@ def default_output(workload: str) -> str:
   return path
 
 
+def cpu_model() -> Optional[str]:
+  """The CPU's model name (Linux), since budgets measured on one CPU differ on another of the same count."""
+  try:
+    with open('/proc/cpuinfo') as f:
+      return next((line.split(':', 1)[1].strip() for line in f if line.startswith('model name')), None)
+  except OSError:
+    return None
+
+
 def machine() -> Dict[str, Any]:
   return {'platform': platform.platform(), 'processor': platform.processor() or platform.machine(),
-          'cpu_count': os.cpu_count(), 'python': platform.python_version(),
+          'cpu_model': cpu_model(), 'cpu_count': os.cpu_count(), 'python': platform.python_version(),
           'omp_num_threads': os.environ.get('OMP_NUM_THREADS'), 'kernels': os.environ.get('ALGOPERF_KERNELS', 'on')}
 
 
