@@ -81,8 +81,15 @@ class RayExecutor:
     self.memory_gb, self.timeout_sec = memory_gb, timeout_sec
     runtime_env = {'env_vars': worker_env()}
     if not address:
-      ray.init(address='local', num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False,
-               object_store_memory=LOCAL_OBJECT_STORE_BYTES, runtime_env=runtime_env)
+      try:
+        ray.init(address='local', num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False,
+                 object_store_memory=LOCAL_OBJECT_STORE_BYTES, runtime_env=runtime_env)
+      except OSError as e:
+        if '.ray' not in str(e):
+          raise
+        # Ray writes a local cluster's authentication token under ~/.ray.
+        raise RuntimeError(f'Ray could not write its authentication token ({e}); point HOME at a writable '
+                           'folder, or set RAY_AUTH_MODE=disabled to start the local cluster without one.') from e
     else:
       try:
         ray.init(address=address, runtime_env=runtime_env)

@@ -23,8 +23,6 @@ What can be equal, and why:
 import csv
 import json
 import os
-import shutil
-import tempfile
 
 import pytest
 
@@ -33,7 +31,7 @@ from algoperf import trial_process
 from scoring import layout
 from scoring import leaderboard
 from tools import benchmark
-from tools.testing.child_env import pythonpath
+from tools.testing.child_env import local_ray_environment
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
 DATA_DIR = os.environ.get('MNIST_SMOKE_DATA_DIR', os.path.join(ROOT, 'tools', 'datasets', 'smoke'))
@@ -44,15 +42,10 @@ UNTIMED_FILES = ('hparams.json', 'flags_0.json', 'meta_data_0.json')
 
 @pytest.fixture(autouse=True)
 def _environment(monkeypatch, tmp_path):
-  # Trial processes (spawned locally, or Ray workers) import the repository afresh: they need its path.
-  monkeypatch.setenv('PYTHONPATH', pythonpath())
-  monkeypatch.setenv('OMP_NUM_THREADS', '1')  # Both executors' trials get the same thread count.
+  # Both executors' trials (spawned locally, or Ray workers) see the same environment.
   monkeypatch.setenv('ALGOPERF_JAX_CACHE_DIR', str(tmp_path / 'jax_cache'))
-  # Ray's Unix sockets live under its temporary folder; Bazel's TEST_TMPDIR is too long a path for them.
-  ray_tmp = tempfile.mkdtemp(prefix='ray', dir='/tmp')
-  monkeypatch.setenv('RAY_TMPDIR', ray_tmp)
-  yield
-  shutil.rmtree(ray_tmp, ignore_errors=True)
+  with local_ray_environment(monkeypatch):
+    yield
 
 
 def _plan(experiment_dir, framework):

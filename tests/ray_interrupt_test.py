@@ -6,9 +6,7 @@ with a 10 ms sleep per step, 6000 steps: at least a minute each), the second que
 The SIGINT comes once the short trial's result is in and the first long trial has written its first eval."""
 import json
 import os
-import shutil
 import signal
-import tempfile
 import threading
 import time
 
@@ -17,7 +15,7 @@ import pytest
 
 from algoperf import ray_executor
 from algoperf import trials as trials_lib
-from tools.testing.child_env import pythonpath
+from tools.testing.child_env import local_ray_environment
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
 DATA_DIR = os.environ.get('MNIST_SMOKE_DATA_DIR', os.path.join(ROOT, 'tools', 'datasets', 'smoke'))
@@ -26,15 +24,13 @@ FAULTY = os.path.join(ROOT, 'tests', 'testdata', 'faulty', 'submission.py')
 
 @pytest.fixture(autouse=True)
 def _environment(monkeypatch):
-  monkeypatch.setenv('PYTHONPATH', pythonpath())
-  monkeypatch.setenv('OMP_NUM_THREADS', '1')
-  ray_tmp = tempfile.mkdtemp(prefix='ray', dir='/tmp')  # Short: Ray's Unix socket paths live under it.
-  monkeypatch.setenv('RAY_TMPDIR', ray_tmp)
   # SIGINT raises KeyboardInterrupt here, as in a terminal, whatever the launcher left its disposition at.
   previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-  yield
-  signal.signal(signal.SIGINT, previous)
-  shutil.rmtree(ray_tmp, ignore_errors=True)
+  try:
+    with local_ray_environment(monkeypatch):
+      yield
+  finally:
+    signal.signal(signal.SIGINT, previous)
 
 
 def _spec(trial_dir, steps):

@@ -8,9 +8,7 @@ the folder lands before the trial can end. The killed process is the Ray worker 
 process it started dies with it (trial_process._die_with_parent)."""
 import csv
 import os
-import shutil
 import signal
-import tempfile
 import threading
 import time
 
@@ -20,7 +18,7 @@ import pytest
 from algoperf import ray_executor
 from algoperf import trial_process
 from algoperf import trials as trials_lib
-from tools.testing.child_env import pythonpath
+from tools.testing.child_env import local_ray_environment
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
 DATA_DIR = os.environ.get('MNIST_SMOKE_DATA_DIR', os.path.join(ROOT, 'tools', 'datasets', 'smoke'))
@@ -31,12 +29,8 @@ TASK_NAME = '_run_trial_task'  # Ray titles a worker process ray::<task function
 
 @pytest.fixture(autouse=True)
 def _environment(monkeypatch):
-  monkeypatch.setenv('PYTHONPATH', pythonpath())
-  monkeypatch.setenv('OMP_NUM_THREADS', '1')
-  ray_tmp = tempfile.mkdtemp(prefix='ray', dir='/tmp')  # Short: Ray's Unix socket paths live under it.
-  monkeypatch.setenv('RAY_TMPDIR', ray_tmp)
-  yield
-  shutil.rmtree(ray_tmp, ignore_errors=True)
+  with local_ray_environment(monkeypatch):
+    yield
 
 
 def _spec(trial_dir):
@@ -119,3 +113,12 @@ def test_a_killed_ray_worker_is_retried_and_the_trial_resumes(tmp_path):
   assert status.status == 'failed' and 'Ray task failed' in status.reason
   with open(tmp_path / 'failed' / 'trial.log') as f:
     assert 'Ray task failed' in f.read()
+
+
+def test_a_home_ray_cannot_write_to_is_one_sentence(tmp_path, monkeypatch):
+  not_a_folder = tmp_path / 'home'
+  not_a_folder.write_text('')  # ~/.ray cannot be made under a file (a read-only home fails alike).
+  monkeypatch.setenv('HOME', str(not_a_folder))
+  monkeypatch.delenv('RAY_AUTH_MODE', raising=False)
+  with pytest.raises(RuntimeError, match='authentication token .*point HOME at a writable folder'):
+    ray_executor.RayExecutor(None, trial_cpus=1, num_cpus=1)

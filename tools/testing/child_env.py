@@ -1,6 +1,9 @@
 """The environment of a test's child processes (a runner, torchrun's ranks, a tool's main, a trial worker)."""
+import contextlib
 import os
+import shutil
 import sys
+import tempfile
 
 # The repository root as this process sees it (the runfiles tree under Bazel: not resolved to the sources).
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -28,3 +31,25 @@ def child_env(**overrides) -> dict:
     else:
       env[name] = str(value)
   return env
+
+
+@contextlib.contextmanager
+def local_ray_environment(monkeypatch):
+  """The environment of a test that starts a local Ray cluster; yields Ray's temporary folder.
+
+  Ray's workers import the repository afresh (PYTHONPATH) and get one thread each, as the local executor's
+  trials. Ray's Unix sockets live under RAY_TMPDIR, and Bazel's TEST_TMPDIR is too long a path for them. Ray
+  writes its authentication token under ~/.ray, and a Bazel sandbox mounts the home folder read-only, so HOME
+  points into that folder too (its workers inherit it and read the token there).
+  """
+  monkeypatch.setenv('PYTHONPATH', pythonpath())
+  monkeypatch.setenv('OMP_NUM_THREADS', '1')
+  ray_tmp = tempfile.mkdtemp(prefix='ray', dir='/tmp')
+  monkeypatch.setenv('RAY_TMPDIR', ray_tmp)
+  home = os.path.join(ray_tmp, 'home')
+  os.makedirs(home)
+  monkeypatch.setenv('HOME', home)
+  try:
+    yield ray_tmp
+  finally:
+    shutil.rmtree(ray_tmp, ignore_errors=True)
