@@ -8,7 +8,10 @@ the folder lands before the trial can end. The killed process is the Ray worker 
 process it started dies with it (trial_process._die_with_parent)."""
 import csv
 import os
+import re
 import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -18,7 +21,7 @@ import pytest
 from algoperf import ray_executor
 from algoperf import trial_process
 from algoperf import trials as trials_lib
-from tools.testing.child_env import local_ray_environment
+from tools.testing.child_env import child_env, local_ray_environment
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
 DATA_DIR = os.environ.get('MNIST_SMOKE_DATA_DIR', os.path.join(ROOT, 'tools', 'datasets', 'smoke'))
@@ -115,10 +118,13 @@ def test_a_killed_ray_worker_is_retried_and_the_trial_resumes(tmp_path):
     assert 'Ray task failed' in f.read()
 
 
-def test_a_home_ray_cannot_write_to_is_one_sentence(tmp_path, monkeypatch):
+def test_a_home_ray_cannot_write_to_is_one_sentence(tmp_path):
   not_a_folder = tmp_path / 'home'
   not_a_folder.write_text('')  # ~/.ray cannot be made under a file (a read-only home fails alike).
-  monkeypatch.setenv('HOME', str(not_a_folder))
-  monkeypatch.delenv('RAY_AUTH_MODE', raising=False)
-  with pytest.raises(RuntimeError, match='authentication token .*point HOME at a writable folder'):
-    ray_executor.RayExecutor(None, trial_cpus=1, num_cpus=1)
+  # A fresh interpreter: Ray caches the token of an earlier cluster in this process and would not look again.
+  start = 'from algoperf import ray_executor; ray_executor.RayExecutor(None, trial_cpus=1, num_cpus=1)'
+  result = subprocess.run([sys.executable, '-c', start], capture_output=True, text=True, timeout=120,
+                          env=child_env(HOME=not_a_folder, RAY_AUTH_MODE=None))
+  assert result.returncode != 0
+  assert re.search(r'RuntimeError: Ray could not write its authentication token .*point HOME at a writable folder',
+                   result.stderr), result.stderr[-2000:]
