@@ -33,7 +33,7 @@ SCALES = {
     # the time to target and is the best over a trial's evals, so its noise matters most (one lucky eval on
     # 400 graphs once decided a whole leaderboard column: lite_targets.json's notes); the test and train values
     # only report, and stay small so that evals stay under the rules' 20 % of a trial. Eval batches of 256
-    # graphs: with 400 train graphs in batches of 512 an eval cost 25 % more (PyTorch, 2-core CPU).
+    # graphs: with 400 train graphs in batches of 512 an eval cost a third more (PyTorch, 2-core CPU).
     'lite': ScaleConfig(
         num_train_examples=10_692, num_validation_examples=1_337, num_test_examples=400,
         num_eval_train_examples=200, eval_batch_size=256, batch_size_divisor=8,
