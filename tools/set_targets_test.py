@@ -44,6 +44,9 @@ def test_protocol_writes_targets_with_provenance_and_resumes(tmp_path):
   invocation = record['provenance']['invocations'][0]
   assert '--workload=mnist' in invocation['command'] and len(invocation['load_average_at_start']) == 3
   assert invocation['machine']['cpu_count'] and 'finished' in invocation
+  cpuinfo = open('/proc/cpuinfo').read() if os.path.exists('/proc/cpuinfo') else ''
+  if 'model name' in cpuinfo:  # x86 Linux names its CPU there (ARM's cpuinfo does not): the record must too.
+    assert invocation['machine']['cpu_model'] and f": {invocation['machine']['cpu_model']}\n" in cpuinfo
 
   shutil.rmtree(experiment_dir)  # A rerun that trained anything would recreate trial folders.
   second = _run(output, experiment_dir)
