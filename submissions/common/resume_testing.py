@@ -3,7 +3,10 @@
 Runs the submission on MNIST smoke through algoperf/submission_runner.py to `steps`, then again with SIGKILL
 once a checkpoint after a later eval exists, resumes that run with --resume_last_run, and returns the last
 eval rows of the uninterrupted and the resumed runs (they must agree: the averaged or interpolated weights
-are part of the checkpointed optimizer state).
+are part of the checkpointed optimizer state). The killed run goes through a wrapper that sleeps a little
+before each update: on a fast host the unslowed run could finish all its steps before the second eval was
+seen and the kill arrived. Sleeping changes when evals happen, not the parameters at a given step, and the
+resumed run goes through the original file (no time lost; the checkpoint does not depend on the file).
 """
 import csv
 import os
@@ -18,10 +21,51 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..')
 DATA_DIR = os.environ.get('MNIST_SMOKE_DATA_DIR', os.path.join(ROOT, 'tools', 'datasets', 'smoke'))
 
 
-def _command(folder, framework, experiment_dir, steps, rules, *extra):
+# Per update: 5,000 steps then take at least 10 s, ten MNIST smoke eval periods (1 s).
+SLEEP_PER_STEP_SEC = 0.002
+
+_SLOWED_SUBMISSION = """\
+# Written by submissions/common/resume_testing.py: {path} with a sleep before each update.
+import functools
+import importlib.util
+import sys
+import time
+
+sys.path.insert(0, {folder!r})
+_spec = importlib.util.spec_from_file_location('_slowed_original', {path!r})
+_original = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_original)
+globals().update({{k: v for k, v in vars(_original).items() if not k.startswith('__')}})
+
+
+@functools.wraps(_original.update_params)  # Keeps the signature the harness reads (train_state).
+def update_params(*args, **kwargs):
+  time.sleep({sleep})
+  return _original.update_params(*args, **kwargs)
+"""
+
+
+def slowed_submission(directory: str, submission_path: str, sleep_sec: float = SLEEP_PER_STEP_SEC) -> str:
+  """Writes a file that runs `submission_path` with a sleep before each update; returns its path.
+
+  It lies in a folder of `directory` named as the original's folder and has the original's file name: trial
+  seeds derive from the folder name (algoperf/runner.py), so both files train alike.
+  """
+  original_folder = os.path.dirname(os.path.abspath(submission_path))
+  folder = os.path.join(directory, os.path.basename(original_folder))
+  os.makedirs(folder, exist_ok=True)
+  path = os.path.join(folder, os.path.basename(submission_path))
+  with open(path, 'w') as f:
+    f.write(_SLOWED_SUBMISSION.format(path=os.path.abspath(submission_path), folder=original_folder,
+                                      sleep=sleep_sec))
+  return path
+
+
+def _command(folder, framework, experiment_dir, steps, rules, *extra, submission_path=None):
+  submission_path = submission_path or f'{folder}/{framework}_submission.py'
   command = [sys.executable, os.path.join(ROOT, 'algoperf', 'submission_runner.py'), f'--framework={framework}',
              '--workload=mnist', '--scale=smoke', f'--data_dir={DATA_DIR}', f'--experiment_dir={experiment_dir}',
-             '--experiment_name=resume', f'--submission_path={folder}/{framework}_submission.py',
+             '--experiment_name=resume', f'--submission_path={submission_path}',
              '--rng_seed=3', f'--max_global_steps={steps}', f'--rules_version={rules}', *extra]
   space = os.path.join(folder, 'tuning_search_space.json')
   if os.path.exists(space):
@@ -55,8 +99,9 @@ def reference_and_resumed(tmp_path, folder: str, framework: str, steps: int, rul
   """(last eval row of an uninterrupted run, last eval row of a killed-and-resumed run, killed run's rows)."""
   reference_dir, killed_dir = str(tmp_path / 'reference'), str(tmp_path / 'killed')
   _run(_command(folder, framework, reference_dir, steps, rules))
-  process = subprocess.Popen(_command(folder, framework, killed_dir, steps, rules), env=_env(),
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+  slowed = slowed_submission(str(tmp_path / 'slowed'), f'{folder}/{framework}_submission.py')
+  process = subprocess.Popen(_command(folder, framework, killed_dir, steps, rules, submission_path=slowed),
+                             env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
   deadline = time.time() + 120
   while time.time() < deadline and process.poll() is None:
     if len(_rows(killed_dir, framework)) >= 2:  # A checkpoint after a later eval than the first step's.
