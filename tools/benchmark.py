@@ -21,7 +21,9 @@ Resuming. Without --experiment_dir the experiment folder is ~/algoperf_experimen
 <framework> (plus -seed<k> for a seed other than 0 and a short hash of any other overriding flags), so
 rerunning the same command continues the same run: trials whose status.json says completed, diverged or
 failed are skipped (failed ones are retried with --retry_failed) and unfinished ones resume from their last
-checkpoint. --fresh moves an existing folder aside (to <folder>-<time>) and starts over.
+checkpoint. --fresh moves an existing folder aside (to <folder>-<time>) and starts over. A folder whose trials
+ran under other targets, budgets or eval periods than the workloads have now (the lite targets were set again
+since) is not continued: the command stops and says so, as their times would not compare with new trials'.
 
 The experiment folder is laid out for upstream's scorer (scoring/layout.py): <experiment_dir>/<ruleset>_tuning/
 <submission>/study_<k>/<workload>_<framework>/trial_<i>/ (one framework per submission folder, <name>_jax and
@@ -181,6 +183,12 @@ def main(argv):
         compare_kernels=FLAGS.compare_kernels, retry_failed=FLAGS.retry_failed, data_dir=FLAGS.data_dir,
         max_global_steps=FLAGS.max_global_steps, progress_every_sec=FLAGS.progress_sec,
         flags={'benchmark': True, 'scale': settings.scale, 'rules_version': settings.rules_version})
+    stale = {} if FLAGS.score_only else plan_lib.stale_trials(plan)
+    if stale:
+      details = '; '.join(f'{w}: {what}' for w, what in stale.items())
+      raise ValueError(f'{experiment_dir} holds trials run under other targets or budgets than the workloads '
+                       f'have now ({details}), so new trials would not be comparable with them; pass --fresh to '
+                       'move that run aside and start over, or --experiment_dir=ANOTHER_FOLDER.')
     print_plan(plan, settings, FLAGS.framework, experiment_dir, plan_lib.history(os.path.dirname(experiment_dir)))
     if FLAGS.plan_only:
       return

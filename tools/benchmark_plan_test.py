@@ -231,3 +231,25 @@ def test_only_whole_workloads_count_as_finished(tmp_path):
   assert plan_lib.finished_workloads(plan, 'external') == (['mnist'], {'criteo1tb': '1/2 finished'})
   assert plan_lib.finished_workloads(plan, 'external', retry_failed=True) == (
       [], {'mnist': '1/2 finished', 'criteo1tb': '1/2 finished'})
+
+
+def write_meta(trial_dir, **fields):
+  os.makedirs(trial_dir, exist_ok=True)
+  with open(os.path.join(trial_dir, 'meta_data_0.json'), 'w') as f:
+    json.dump({f'workload.{name}': value for name, value in fields.items()}, f)
+
+
+def test_trials_run_under_other_targets_or_budgets_are_stale(tmp_path):
+  settings = suite_lib.Settings('t', '', ['mnist'], 'smoke', 1, {'external': 2}, ['external'], 'v0.6')
+  plan = plan_lib.make_plan(str(tmp_path), settings, ['nadamw_baseline'], 'jax', 0, data_dir='d')
+  assert plan_lib.stale_trials(plan) == {}  # Nothing started yet.
+  now = plan_lib.current_run_rules('mnist', 'jax', 'smoke', 'v0.6')
+  assert now['max_allowed_runtime_sec'] == 600 and now['eval_period_time_sec'] == 1  # workloads/mnist smoke
+  first, second = (t.spec.trial_dir for t in plan.trials)
+  write_meta(first, **now)
+  write_status(first, 'completed')
+  again = plan_lib.make_plan(str(tmp_path), settings, ['nadamw_baseline'], 'jax', 0, data_dir='d')
+  assert plan_lib.stale_trials(again) == {}  # Same rules: the run continues.
+  write_meta(second, **dict(now, max_allowed_runtime_sec=900))  # Started under an older budget, unfinished.
+  again = plan_lib.make_plan(str(tmp_path), settings, ['nadamw_baseline'], 'jax', 0, data_dir='d')
+  assert plan_lib.stale_trials(again) == {'mnist': 'max_allowed_runtime_sec 900 (now 600)'}

@@ -25,9 +25,11 @@ self-tuning factor) plus STARTUP_SEC for start-up and evals, what a trial that n
 """
 import collections
 import dataclasses
+import functools
 import glob
 import importlib
 import json
+import math
 import os
 import statistics
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -179,6 +181,50 @@ def make_plan(experiment_dir: str, settings, submissions: Optional[Sequence[str]
                 env=dict(KERNELS_OFF_ENV) if off else {}, **common):
               planned.append(Planned(spec, ruleset, name, off, trial_state(spec.trial_dir, retry_failed)))
   return Plan(planned, skipped)
+
+
+# The rules a trial ran under: a trial folder is comparable with new trials only when these match.
+RUN_RULES_FIELDS = ('validation_target_value', 'test_target_value', 'max_allowed_runtime_sec',
+                    'eval_period_time_sec')
+
+
+@functools.lru_cache(maxsize=None)
+def current_run_rules(workload: str, framework: str, scale: str, rules_version: str) -> Dict[str, float]:
+  """The workload's targets, time budget and eval period now (lite: from its lite_targets.json)."""
+  from workloads import registry  # pylint: disable=import-outside-toplevel
+  instance = registry.import_workload(workload, framework, scale=scale, rules_version=rules_version)
+  return {name: getattr(instance, name) for name in RUN_RULES_FIELDS}
+
+
+def recorded_run_rules(trial_dir: str) -> Optional[Dict[str, float]]:
+  """The same fields as the trial recorded them when it started (meta_data_0.json); None if it did not."""
+  try:
+    with open(os.path.join(trial_dir, 'meta_data_0.json')) as f:
+      meta = json.load(f)
+  except (OSError, ValueError):
+    return None
+  return {name: meta.get(f'workload.{name}') for name in RUN_RULES_FIELDS}
+
+
+def stale_trials(plan: Plan) -> Dict[str, str]:
+  """{workload: what changed} for workloads whose started trials ran under other targets, budget or eval
+  period than the workload has now (the lite targets were set again since): their times are not comparable
+  with new trials', so the run cannot be continued in the same folder."""
+  stale = {}
+  for t in plan.trials:
+    s = t.spec
+    if s.workload in stale or t.state == 'new':
+      continue
+    recorded = recorded_run_rules(s.trial_dir)
+    if recorded is None:
+      continue
+    now = current_run_rules(s.workload, s.framework, s.scale, s.rules_version)
+    changed = [f'{name} {recorded[name]} (now {now[name]})' for name in RUN_RULES_FIELDS
+               if not isinstance(recorded[name], (int, float))
+               or not math.isclose(recorded[name], now[name], rel_tol=1e-9)]
+    if changed:
+      stale[s.workload] = ', '.join(changed)
+  return stale
 
 
 def finished_workloads(plan: Plan, ruleset: str, retry_failed: bool = False) -> Tuple[List[str], Dict[str, str]]:
