@@ -151,8 +151,8 @@ class Workload(metaclass=abc.ABCMeta):
 
   @property
   @abc.abstractmethod
-  def max_allowed_runtime_sec(self) -> int:
-    """The submission-time budget of one external-tuning trial."""
+  def max_allowed_runtime_sec(self) -> float:
+    """The submission-time budget of one external-tuning trial (whole seconds at full scale)."""
 
   @property
   @abc.abstractmethod

@@ -31,7 +31,7 @@ class ScaleConfig:
   eval_batch_size: int
   validation_target_value: Optional[float] = None
   test_target_value: Optional[float] = None
-  max_allowed_runtime_sec: Optional[int] = None
+  max_allowed_runtime_sec: Optional[float] = None  # Whole seconds at full scale; lite: tenths (derive.py).
   eval_period_time_sec: Optional[float] = None
   step_hint: Optional[int] = None
   num_eval_train_examples: Optional[int] = None  # Defaults to num_validation_examples.
@@ -143,7 +143,7 @@ class ScaledWorkload(spec.Workload):
     return self.config.eval_batch_size
 
   @property
-  def max_allowed_runtime_sec(self) -> int:
+  def max_allowed_runtime_sec(self) -> float:
     self._require_lite_targets()
     if self.rules_version == 'v0.5' and self.config.max_allowed_runtime_sec_v05:
       return self.config.max_allowed_runtime_sec_v05
