@@ -64,6 +64,8 @@ flags.DEFINE_boolean('fresh', False, 'Move an existing experiment folder aside a
 flags.DEFINE_boolean('retry_failed', False, 'Run trials whose status.json says failed again.')
 flags.DEFINE_boolean('compare_kernels', False, 'Also run kernel-using submissions with ALGOPERF_KERNELS=off.')
 flags.DEFINE_boolean('plan_only', False, 'Print the plan and the estimate, then stop.')
+flags.DEFINE_boolean('write_reference_walls', False, 'After the run, write its trials\' wall times to '
+                     'tools/reference_walls.json (the estimate of a machine without history of its own).')
 flags.DEFINE_boolean('score_only', False, 'Run no trial: score what the experiment folder holds (e.g. an '
                      'interrupted run) and write the leaderboards.')
 flags.DEFINE_string('data_dir', os.environ.get('ALGOPERF_DATA_DIR', '~/algoperf_data'), 'Dataset folder.')
@@ -133,7 +135,8 @@ def print_plan(plan, settings, framework: str, experiment_dir: str, past) -> Non
         f'{len(plan.skipped)} submission version(s) skipped): '
         f'workloads {", ".join(settings.workloads)}; scale {settings.scale}; rules {settings.rules_version}; '
         f'{settings.num_studies} stud{"y" if settings.num_studies == 1 else "ies"}; {counts}; framework {framework}; folder {experiment_dir}', flush=True)
-  est, each = plan_lib.estimate(to_run, settings.scale, settings.rules_version, past)
+  reference, reference_source = plan_lib.reference_history(), plan_lib.reference_source()
+  est, each = plan_lib.estimate(to_run, settings.scale, settings.rules_version, past, reference)
   seconds = dict(zip((id(t) for t in to_run), each))
   for i, t in enumerate(plan.trials):
     if t.to_run:
@@ -148,6 +151,7 @@ def print_plan(plan, settings, framework: str, experiment_dir: str, past) -> Non
                      for w, sec in est.per_workload.items()) if est.seconds else ''
   print(f'Estimate: {plan_lib.describe(est.seconds)} for {len(to_run)} trials ({shares}); {est.measured} '
         f'from the median wall time of finished trials like them in {os.path.dirname(experiment_dir)}, '
+        f'{est.referenced} from the reference measurements ({reference_source}), '
         f'{est.bounded} from their budget bound (time budget + {plan_lib.STARTUP_SEC:.0f} s: a trial that '
         f'never reaches its target), {est.unknown} unknown. Trials that reach their target end sooner.',
         flush=True)
@@ -207,6 +211,13 @@ def main(argv):
     if executor is not None:
       executor.close()
   write_results(experiment_dir, settings, plan)
+  if FLAGS.write_reference_walls:
+    from tools import machine_info  # pylint: disable=import-outside-toplevel
+    from tools.source_tree import source_tree_path  # pylint: disable=import-outside-toplevel
+    path = source_tree_path(plan_lib.REFERENCE_WALLS)
+    count = plan_lib.write_reference_walls(experiment_dir, machine_info.machine(), ' '.join(sys.argv[1:]) or
+                                           'the default main job', path)
+    print(f'--write_reference_walls: {count} trials\' wall times written to {path}')
   print(f'done in {time.time() - started:.0f}s; experiment folder {experiment_dir}')
   finished = [t.state for t in plan.trials if not t.to_run] + [r.status for r in results]
   if 'completed' not in finished:

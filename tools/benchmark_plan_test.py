@@ -2,6 +2,7 @@
 finished trials, --compare_kernels doubles exactly the kernel-using trials with ALGOPERF_KERNELS=off."""
 import json
 import os
+import time
 
 import pytest
 
@@ -253,3 +254,40 @@ def test_trials_run_under_other_targets_or_budgets_are_stale(tmp_path):
   write_meta(second, **dict(now, max_allowed_runtime_sec=900))  # Started under an older budget, unfinished.
   again = plan_lib.make_plan(str(tmp_path), settings, ['nadamw_baseline'], 'jax', 0, data_dir='d')
   assert plan_lib.stale_trials(again) == {'mnist': 'max_allowed_runtime_sec 900 (now 600)'}
+
+
+def test_the_reference_walls_stand_in_for_missing_history(tmp_path):
+  settings = suite_lib.Settings('t', '', ['mnist'], 'lite', 1, {'external': 2}, ['external'], 'v0.6')
+  plan = plan_lib.make_plan(str(tmp_path / 'exp'), settings, ['nadamw_baseline'], 'jax', 0, data_dir='d')
+  budget = plan_lib.workload_budget_sec('mnist', 'lite', 'v0.6')
+  key = ('mnist', 'jax', 'lite', 'v0.6', 'external')
+  reference = {key: [(2.0, budget), (3.0, budget), (9.0, budget)]}
+  est, each = plan_lib.estimate(plan.to_run, 'lite', 'v0.6', {}, reference)
+  assert each == [3.0, 3.0] and (est.referenced, est.measured, est.bounded) == (2, 0, 0)
+  est, each = plan_lib.estimate(plan.to_run, 'lite', 'v0.6', {key: [(5.0, budget)]}, reference)
+  assert each == [5.0, 5.0] and (est.referenced, est.measured) == (0, 2)  # This machine's own history first.
+
+
+def test_reference_walls_round_trip(tmp_path):
+  trial = tmp_path / 'exp' / 'external_tuning' / 'sub' / 'study_0' / 'ogbg_jax' / 'trial_1'
+  trial.mkdir(parents=True)
+  (trial / 'flags_0.json').write_text(json.dumps({'scale': 'lite', 'rules_version': 'v0.6'}))
+  (trial / 'meta_data_0.json').write_text(json.dumps({'workload.max_allowed_runtime_sec': 7.5}))
+  (trial / 'status.json').write_text(json.dumps({'status': 'completed'}))
+  os.utime(trial / 'flags_0.json', (1000, 1000))
+  os.utime(trial / 'status.json', (1009.25, 1009.25))
+  path = str(tmp_path / 'reference_walls.json')
+  assert plan_lib.write_reference_walls(str(tmp_path / 'exp'), {'cpu_count': 2, 'cpu_model': 'X'}, 'test', path) == 1
+  assert plan_lib.reference_history(path) == {('ogbg', 'jax', 'lite', 'v0.6', 'external'): [(9.25, 7.5)]}
+  today = time.strftime('%Y-%m-%d', time.gmtime())
+  assert plan_lib.reference_source(path) == f'{tmp_path.name}/reference_walls.json: 2 CPUs, X, {today}'
+  assert plan_lib.reference_history(str(tmp_path / 'missing.json')) == {}
+
+
+def test_the_committed_reference_covers_the_default_main_job(tmp_path):
+  settings = suite_lib.settings('quick')
+  plan = plan_lib.make_plan(str(tmp_path), settings, None, 'published', 0, data_dir='d')
+  reference = plan_lib.reference_history()
+  keys = {(t.spec.workload, t.spec.framework, settings.scale, settings.rules_version, t.ruleset) for t in plan.to_run}
+  missing = sorted(key for key in keys if not reference.get(key))
+  assert not missing, f'run the main job with --write_reference_walls: no reference wall times for {missing}'

@@ -20,8 +20,11 @@ workload, framework, scale and ruleset found in sibling experiment folders (unde
 parent, e.g. ~/algoperf_experiments; the wall time is read from the folder's files: first flags file to
 status.json). Trials run under the workload's current time budget count alone when there are any; trials run
 under another budget (the lite targets were set again since) count scaled by the ratio of the budgets, since a
-trial's time follows its budget. Without such history, its budget bound: the workload's time budget (x the
-self-tuning factor) plus STARTUP_SEC for start-up and evals, what a trial that never reaches its target costs.
+trial's time follows its budget. Without such history, the same from the reference measurements committed in
+tools/reference_walls.json (a main job on the project's 2-core machine; `--write_reference_walls` writes
+them from a finished run), so that a first run's estimate is not off by the start-up allowance below. Without
+either, its budget bound: the workload's time budget (x the self-tuning factor) plus STARTUP_SEC for start-up
+and evals, what a trial that never reaches its target costs.
 """
 import collections
 import dataclasses
@@ -32,6 +35,7 @@ import json
 import math
 import os
 import statistics
+import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from algoperf import rules as rules_lib
@@ -43,6 +47,7 @@ FINISHED = ('completed', 'diverged', 'failed')
 KERNELS_OFF_FOLDER = 'kernels_off'
 KERNELS_OFF_ENV = {'ALGOPERF_KERNELS': 'off'}
 STARTUP_SEC = 30.0  # Start-up (imports, compilation, data) and evals of one trial, for the budget bound.
+REFERENCE_WALLS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'reference_walls.json')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -284,11 +289,19 @@ def recorded_budget_sec(trial_dir: str) -> Optional[float]:
   return float(budget) if isinstance(budget, (int, float)) and budget > 0 else None
 
 
-def history(root: str) -> Dict[Tuple[str, str, str, str, str], List[Tuple[float, Optional[float]]]]:
+History = Dict[Tuple[str, str, str, str, str], List[Tuple[float, Optional[float]]]]
+
+
+def history(root: str) -> History:
   """(workload, framework, scale, rules version, ruleset) -> (wall time, time budget) of each finished trial
   under root/*/ (budget None when the folder does not record it)."""
+  return _history(os.path.join(root, '*'))
+
+
+def _history(experiment_dirs: str) -> History:
+  """history() of the experiment folders that the glob pattern `experiment_dirs` matches."""
   times = collections.defaultdict(list)
-  pattern = os.path.join(root, '*', '*_tuning', '*', 'study_*', '*_*', 'trial_*', 'status.json')
+  pattern = os.path.join(experiment_dirs, '*_tuning', '*', 'study_*', '*_*', 'trial_*', 'status.json')
   for status_path in glob.glob(pattern):
     trial_dir = os.path.dirname(status_path)
     parts = trial_dir.split(os.sep)
@@ -306,6 +319,46 @@ def history(root: str) -> Dict[Tuple[str, str, str, str, str], List[Tuple[float,
   return times
 
 
+def write_reference_walls(experiment_dir: str, machine: Dict[str, object], source: str,
+                          path: str = REFERENCE_WALLS) -> int:
+  """Writes the finished trials' wall times and budgets of one experiment folder as the reference
+  measurements; returns how many trials it wrote."""
+  walls = _history(experiment_dir)
+  record = {'note': 'Wall time and time budget of each finished trial of one run, for the estimate of a '
+                    'machine without history of its own (tools/plan.py). Written by tools:benchmark '
+                    '--write_reference_walls.',
+            'source': source, 'written': time.strftime('%Y-%m-%d', time.gmtime()), 'machine': machine,
+            'walls': {'|'.join(key): [[round(w, 3), b] for w, b in sorted(values)]
+                      for key, values in sorted(walls.items())}}
+  with open(path, 'w') as f:
+    json.dump(record, f, indent=1)
+    f.write('\n')
+  return sum(len(v) for v in walls.values())
+
+
+def reference_source(path: str = REFERENCE_WALLS) -> str:
+  """Where the reference measurements come from, in a few words, for the estimate line."""
+  try:
+    with open(path) as f:
+      record = json.load(f)
+  except (OSError, ValueError):
+    return f'none: {os.path.basename(path)} is missing'
+  machine = record.get('machine', {})
+  name = os.path.join(*path.split(os.sep)[-2:])  # tools/reference_walls.json
+  return f'{name}: {machine.get("cpu_count")} CPUs, {machine.get("cpu_model")}, {record.get("written")}'
+
+
+def reference_history(path: str = REFERENCE_WALLS) -> History:
+  """The reference measurements as history() gives them (empty when the file is missing)."""
+  try:
+    with open(path) as f:
+      walls = json.load(f)['walls']
+  except (OSError, ValueError, KeyError):
+    return {}
+  return {tuple(key.split('|')): [(float(w), None if b is None else float(b)) for w, b in values]
+          for key, values in walls.items()}
+
+
 def walls_under_budget(known: Sequence[Tuple[float, Optional[float]]], budget: Optional[float]) -> List[float]:
   """The past wall times as if run under `budget`: those run under it alone when there are any, else every
   one scaled by budget / its own budget (unscaled where either is unknown)."""
@@ -319,28 +372,32 @@ def walls_under_budget(known: Sequence[Tuple[float, Optional[float]]], budget: O
 class Estimate:
   seconds: float
   per_workload: Dict[str, float]
-  measured: int  # trials estimated from history
+  measured: int  # trials estimated from this machine's history
   bounded: int  # trials estimated by their budget bound
   unknown: int  # trials with neither
+  referenced: int = 0  # trials estimated from the reference measurements
 
 
-def estimate(trials: Sequence[Planned], scale: str, rules_version: str,
-             past: Optional[Dict] = None) -> Tuple[Estimate, List[Optional[float]]]:
+def estimate(trials: Sequence[Planned], scale: str, rules_version: str, past: Optional[History] = None,
+             reference: Optional[History] = None) -> Tuple[Estimate, List[Optional[float]]]:
   """The total and per-workload estimate, and each trial's (None: unknown); see the module docstring."""
   rules = rules_lib.get_rules(rules_version)
-  past = past or {}
+  past, reference = past or {}, reference or {}
   budgets, each = {}, []
   per_workload = collections.defaultdict(float)
-  measured = bounded = unknown = 0
+  measured = referenced = bounded = unknown = 0
   for t in trials:
     s = t.spec
     if s.workload not in budgets:
       budgets[s.workload] = workload_budget_sec(s.workload, scale, rules_version)
     budget = budgets[s.workload]
-    known = past.get((s.workload, s.framework, scale, rules_version, t.ruleset))
-    if known:
-      sec = statistics.median(walls_under_budget(known, budget))
+    key = (s.workload, s.framework, scale, rules_version, t.ruleset)
+    if past.get(key):
+      sec = statistics.median(walls_under_budget(past[key], budget))
       measured += 1
+    elif reference.get(key):
+      sec = statistics.median(walls_under_budget(reference[key], budget))
+      referenced += 1
     else:
       sec = None if budget is None else rules_lib.budget_sec(budget, t.ruleset, rules) + STARTUP_SEC
       if sec is None:
@@ -350,7 +407,7 @@ def estimate(trials: Sequence[Planned], scale: str, rules_version: str,
     each.append(sec)
     if sec is not None:
       per_workload[s.workload] += sec
-  return Estimate(sum(per_workload.values()), dict(per_workload), measured, bounded, unknown), each
+  return Estimate(sum(per_workload.values()), dict(per_workload), measured, bounded, unknown, referenced), each
 
 
 def describe(seconds: float) -> str:

@@ -23,16 +23,17 @@ import datetime
 import json
 import math
 import os
-import platform
 import shutil
 import sys
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
 from absl import app
 from absl import flags
 
 from algoperf import trial_process
+from tools.machine_info import load_average, machine
+from tools.source_tree import source_tree_path
 
 flags.DEFINE_string('workload', None, 'Registry key of the workload (e.g. mnist, ogbg, ogbg_gelu).')
 flags.DEFINE_enum('scale', 'lite', ['lite', 'smoke'], 'Scale (smoke: for tests; needs --output).')
@@ -63,8 +64,9 @@ ALGORITHMS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'targe
 # steps would leave less than the JAX compile of CASPR under load, stop 24's note). OGBG and fastMRI: enough
 # steps that the target lies well above what an untrained model scores (OGBG, 1,337 validation graphs: at most
 # 0.62 mAP at step 1 over 85 runs, the target 0.76 at 600 steps, which 40 steps could not approach; fastMRI: the
-# zero-filled inputs score 0.692 SSIM, which 30 steps did not reach). CIFAR: 400 PyTorch steps take ~19.5 s; at 300 an eval
-# (0.35 s on 1,800 images) would cost ~21 % of a trial at a tenth of the time to target (derive.py's rule).
+# zero-filled inputs score 0.692 SSIM, which 30 steps did not reach). CIFAR: 400 PyTorch steps take ~19.5 s; at
+# 300 an eval (0.35 s on 1,800 images) would cost ~21 % of a trial at a tenth of the time to target (derive.py's
+# rule).
 DEFAULT_STEPS = {
     'mnist': 5_860, 'criteo1tb': 100, 'ogbg': 600, 'fastmri': 200, 'cifar': 400, 'imagenet_resnet': 300,
     'imagenet_vit': 300, 'librispeech_conformer': 300, 'librispeech_deepspeech': 300, 'wmt': 300,
@@ -80,30 +82,8 @@ def default_output(workload: str) -> str:
   """workloads/<folder>/lite_targets*.json in the source tree (bazel run: the workspace, not the runfiles)."""
   from workloads import registry  # pylint: disable=import-outside-toplevel
   from workloads.common import lite_targets  # pylint: disable=import-outside-toplevel
-  path = lite_targets.path_for(workload, registry.WORKLOADS[workload].package, registry.get_base_workload_name(workload))
-  workspace = os.environ.get('BUILD_WORKSPACE_DIRECTORY')
-  if workspace:
-    path = os.path.join(workspace, os.path.relpath(path, os.path.dirname(lite_targets.WORKLOADS_DIR)))
-  return path
-
-
-def cpu_model() -> Optional[str]:
-  """The CPU's model name (Linux), since budgets measured on one CPU differ on another of the same count."""
-  try:
-    with open('/proc/cpuinfo') as f:
-      return next((line.split(':', 1)[1].strip() for line in f if line.startswith('model name')), None)
-  except OSError:
-    return None
-
-
-def machine() -> Dict[str, Any]:
-  return {'platform': platform.platform(), 'processor': platform.processor() or platform.machine(),
-          'cpu_model': cpu_model(), 'cpu_count': os.cpu_count(), 'python': platform.python_version(),
-          'omp_num_threads': os.environ.get('OMP_NUM_THREADS'), 'kernels': os.environ.get('ALGOPERF_KERNELS', 'on')}
-
-
-def load_average() -> List[float]:
-  return [round(x, 2) for x in os.getloadavg()]
+  return source_tree_path(lite_targets.path_for(workload, registry.WORKLOADS[workload].package,
+                                               registry.get_base_workload_name(workload)))
 
 
 def now() -> str:
