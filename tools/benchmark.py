@@ -135,7 +135,7 @@ def print_plan(plan, settings, framework: str, experiment_dir: str, past) -> Non
         f'{len(plan.skipped)} submission version(s) skipped): '
         f'workloads {", ".join(settings.workloads)}; scale {settings.scale}; rules {settings.rules_version}; '
         f'{settings.num_studies} stud{"y" if settings.num_studies == 1 else "ies"}; {counts}; framework {framework}; folder {experiment_dir}', flush=True)
-  reference, reference_source = plan_lib.reference_history(), plan_lib.reference_source()
+  reference, reference_source = plan_lib.load_reference()
   est, each = plan_lib.estimate(to_run, settings.scale, settings.rules_version, past, reference)
   seconds = dict(zip((id(t) for t in to_run), each))
   for i, t in enumerate(plan.trials):

@@ -278,16 +278,16 @@ def test_reference_walls_round_trip(tmp_path):
   os.utime(trial / 'status.json', (1009.25, 1009.25))
   path = str(tmp_path / 'reference_walls.json')
   assert plan_lib.write_reference_walls(str(tmp_path / 'exp'), {'cpu_count': 2, 'cpu_model': 'X'}, 'test', path) == 1
-  assert plan_lib.reference_history(path) == {('ogbg', 'jax', 'lite', 'v0.6', 'external'): [(9.25, 7.5)]}
   today = time.strftime('%Y-%m-%d', time.gmtime())
-  assert plan_lib.reference_source(path) == f'{tmp_path.name}/reference_walls.json: 2 CPUs, X, {today}'
-  assert plan_lib.reference_history(str(tmp_path / 'missing.json')) == {}
+  assert plan_lib.load_reference(path) == ({('ogbg', 'jax', 'lite', 'v0.6', 'external'): [(9.25, 7.5)]},
+                                           f'{tmp_path.name}/reference_walls.json: 2 CPUs, X, {today}')
+  assert plan_lib.load_reference(str(tmp_path / 'missing.json'))[0] == {}
 
 
 def test_the_committed_reference_covers_the_default_main_job(tmp_path):
   settings = suite_lib.settings('quick')
   plan = plan_lib.make_plan(str(tmp_path), settings, None, 'published', 0, data_dir='d')
-  reference = plan_lib.reference_history()
+  reference, _ = plan_lib.load_reference()
   keys = {(t.spec.workload, t.spec.framework, settings.scale, settings.rules_version, t.ruleset) for t in plan.to_run}
   missing = sorted(key for key in keys if not reference.get(key))
   assert not missing, f'run the main job with --write_reference_walls: no reference wall times for {missing}'

@@ -281,11 +281,7 @@ def measured_wall_sec(trial_dir: str) -> Optional[float]:
 
 def recorded_budget_sec(trial_dir: str) -> Optional[float]:
   """The time budget a trial ran under (its workload's max_allowed_runtime_sec in meta_data_0.json)."""
-  try:
-    with open(os.path.join(trial_dir, 'meta_data_0.json')) as f:
-      budget = json.load(f).get('workload.max_allowed_runtime_sec')
-  except (OSError, ValueError):
-    return None
+  budget = (recorded_run_rules(trial_dir) or {}).get('max_allowed_runtime_sec')
   return float(budget) if isinstance(budget, (int, float)) and budget > 0 else None
 
 
@@ -336,27 +332,21 @@ def write_reference_walls(experiment_dir: str, machine: Dict[str, object], sourc
   return sum(len(v) for v in walls.values())
 
 
-def reference_source(path: str = REFERENCE_WALLS) -> str:
-  """Where the reference measurements come from, in a few words, for the estimate line."""
+def load_reference(path: str = REFERENCE_WALLS) -> Tuple[History, str]:
+  """The reference measurements as history() gives them, and where they come from in a few words (for the
+  estimate line); no measurements when the file is missing."""
   try:
     with open(path) as f:
       record = json.load(f)
-  except (OSError, ValueError):
-    return f'none: {os.path.basename(path)} is missing'
+    walls = record['walls']
+  except (OSError, ValueError, KeyError):
+    return {}, f'none: {os.path.basename(path)} is missing or unreadable'
   machine = record.get('machine', {})
   name = os.path.join(*path.split(os.sep)[-2:])  # tools/reference_walls.json
-  return f'{name}: {machine.get("cpu_count")} CPUs, {machine.get("cpu_model")}, {record.get("written")}'
-
-
-def reference_history(path: str = REFERENCE_WALLS) -> History:
-  """The reference measurements as history() gives them (empty when the file is missing)."""
-  try:
-    with open(path) as f:
-      walls = json.load(f)['walls']
-  except (OSError, ValueError, KeyError):
-    return {}
-  return {tuple(key.split('|')): [(float(w), None if b is None else float(b)) for w, b in values]
-          for key, values in walls.items()}
+  source = f'{name}: {machine.get("cpu_count")} CPUs, {machine.get("cpu_model")}, {record.get("written")}'
+  history_ = {tuple(key.split('|')): [(float(w), None if b is None else float(b)) for w, b in values]
+              for key, values in walls.items()}
+  return history_, source
 
 
 def walls_under_budget(known: Sequence[Tuple[float, Optional[float]]], budget: Optional[float]) -> List[float]:
