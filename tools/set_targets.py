@@ -1,8 +1,15 @@
 """Sets a workload's lite targets with the target-setting protocol, scaled down (harness.md §5.2, §3.1 notes).
 
-  bazel run //tools:set_targets -- --workload=mnist --scale=lite [--framework=jax] [--num_trials=20] \
+  bazel run //tools:set_targets -- --workload=mnist --scale=lite [--framework=slower] [--num_trials=20] \
       [--num_seeds=5] [--steps=N] [--eval_period_sec=S]
 
+0. Framework: the published budgets were set from JAX timings on hardware where JAX and PyTorch run a workload
+   at comparable speed (harness.md §3.1 notes); at lite scale on a CPU they do not (MNIST: a PyTorch step costs
+   2.3x a JAX one; CIFAR: a JAX step 2.7x a PyTorch one), and a budget set in the faster framework is out of
+   the other's reach. So by default (--framework=slower) one probe run in each framework (the first NAdamW
+   search point, the protocol's step budget, compile included) picks the framework whose run takes longer, and
+   the whole protocol runs in it. The probe is recorded under "framework_probe"; rerunning on a file set in the
+   other framework stops and says so.
 1. Search: each of the four target-setting algorithms (tools/target_setting: AdamW, NadamW, Nesterov, heavy-ball
    momentum) runs --num_trials Halton points of its search space for a fixed budget of --steps steps, with the
    targets out of reach (every run trains all its steps) and an eval every --eval_period_sec of submission time.
@@ -19,6 +26,7 @@ workloads/<folder>/lite_targets.json in the source tree) with its result, hyperp
 machine's load average, so the file is the provenance. Rerunning the same command skips the runs the file
 already holds (a run cut off midway starts again); other protocol settings than the file's are refused.
 """
+import contextlib
 import datetime
 import json
 import math
@@ -26,7 +34,7 @@ import os
 import shutil
 import sys
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from absl import app
 from absl import flags
@@ -37,8 +45,8 @@ from tools.source_tree import source_tree_path
 
 flags.DEFINE_string('workload', None, 'Registry key of the workload (e.g. mnist, ogbg, ogbg_gelu).')
 flags.DEFINE_enum('scale', 'lite', ['lite', 'smoke'], 'Scale (smoke: for tests; needs --output).')
-flags.DEFINE_enum('framework', 'jax', ['jax', 'pytorch'], 'Framework of the runs (the published budgets were '
-                  'set from JAX timings, harness.md §3.1 notes).')
+flags.DEFINE_enum('framework', 'slower', ['slower', 'jax', 'pytorch'], 'Framework of the runs. slower (the '
+                  'default): the framework whose probe run (module docstring) takes longer on this machine.')
 flags.DEFINE_integer('num_trials', 20, 'Halton trials per algorithm (the rules: 200).')
 flags.DEFINE_integer('num_seeds', 5, 'Re-runs of the best configuration (the rules: 20).')
 flags.DEFINE_integer('steps', None, 'Step budget of every run (default: DEFAULT_STEPS of the base workload).')
@@ -75,6 +83,15 @@ DEFAULT_STEPS = {
 # (median eval_sec of the 5,860- and 1,500-step re-runs), so 0.1 s keeps evals at 10-17 % of the run (the rules'
 # 10-20 %, derive.py) while giving ~20 evals before the target (about 2 s in), so the period stays.
 DEFAULT_EVAL_PERIOD_SEC = {'mnist': 0.1, 'criteo1tb': 0.2, 'ogbg': 1.0, 'fastmri': 1.0}
+# The probe of step 0: the first point of this algorithm's search, in each framework.
+PROBE_ALGORITHM = 'nadamw'
+FRAMEWORKS = ('jax', 'pytorch')
+JAX_CACHE_ENV = 'ALGOPERF_JAX_CACHE_DIR'
+# A file set in the faster framework stands while the slower one's probe took at most this factor longer: the
+# budget is 4/3 of the setting framework's re-run runtime, which still leaves the other over a fifth to spare,
+# and the probes of stop 30 differed by 1-8 % where the frameworks are at par (ResNet, fastMRI, Criteo), too
+# little to be sure which is slower and not worth a new protocol run.
+FRAMEWORK_TOLERANCE = 1.1
 SETTINGS = ('workload', 'scale', 'framework', 'num_trials', 'num_seeds', 'steps', 'eval_period_sec', 'seed')
 
 
@@ -99,6 +116,35 @@ def write_json(path: str, record: Dict[str, Any]) -> None:
   os.replace(tmp, path)
 
 
+def read_json(path: str) -> Dict[str, Any]:
+  """The file's record, or {} where there is none yet."""
+  if not os.path.exists(path):
+    return {}
+  with open(path) as f:
+    return json.load(f)
+
+
+@contextlib.contextmanager
+def without_compilation_cache():
+  """JAX's persistent compilation cache off for the trial processes started inside (algoperf/runner.py)."""
+  before = os.environ.get(JAX_CACHE_ENV)
+  os.environ[JAX_CACHE_ENV] = 'off'
+  try:
+    yield
+  finally:
+    if before is None:
+      os.environ.pop(JAX_CACHE_ENV)
+    else:
+      os.environ[JAX_CACHE_ENV] = before
+
+
+def check_settings(path: str, recorded: Dict[str, Any], settings: Dict[str, Any]) -> None:
+  """Raises ValueError when the file's protocol ran with other settings than these."""
+  if recorded != settings:
+    raise ValueError(f'{path} holds a protocol run with other settings ({recorded}); rerun with those flags to '
+                     f'resume it, or delete the file to start over with {settings}.')
+
+
 def open_record(path: str, settings: Dict[str, Any], command: str) -> Dict[str, Any]:
   """The output file's record (resumed when the settings match), with this invocation added to the provenance."""
   notes = []
@@ -107,9 +153,7 @@ def open_record(path: str, settings: Dict[str, Any], command: str) -> Dict[str, 
       record = json.load(f)
     notes = [n for n in record.get('provenance', {}).get('notes', []) if not n.startswith('Not yet set')]
   if os.path.exists(path) and record.get('settings') is not None:  # A stub holding only notes starts afresh.
-    if record.get('settings') != settings:
-      raise ValueError(f'{path} holds a protocol run with other settings ({record.get("settings")}); rerun with '
-                       f'those flags to resume it, or delete the file to start over with {settings}.')
+    check_settings(path, record['settings'], settings)
   else:
     record = {'workload': settings['workload'], 'scale': settings['scale'], 'settings': settings,
               'targets': None, 'derivation': None,
@@ -134,6 +178,35 @@ def run_record(result, rows, metric: str, minimized: bool, hyperparameters: Dict
   return record
 
 
+def probe_settings(steps: int) -> Dict[str, Any]:
+  """What a framework probe depends on: a probe recorded under other settings is run again."""
+  return {'scale': FLAGS.scale, 'steps': steps, 'num_trials': FLAGS.num_trials, 'seed': FLAGS.seed,
+          'algorithm': PROBE_ALGORITHM}
+
+
+def slower_framework(probe_runs: Dict[str, Dict[str, Any]]) -> str:
+  """The framework whose probe run took more submission time (step 0 of the module docstring)."""
+  failed = [fw for fw in FRAMEWORKS if probe_runs[fw]['submission_time'] is None]
+  if failed:
+    raise ValueError(f'the {" and ".join(failed)} probe run did not complete ({probe_runs[failed[0]]["reason"]}), '
+                     'so the frameworks cannot be compared; fix that run (its trial.log is under the experiment '
+                     'folder) or name the framework with --framework.')
+  return max(FRAMEWORKS, key=lambda fw: probe_runs[fw]['submission_time'])
+
+
+def framework_mismatch(output: str, set_in: str, probe: Dict[str, Any]) -> Optional[str]:
+  """One sentence on a file set in a framework more than FRAMEWORK_TOLERANCE faster than the other, with the
+  fixes; None when the file's framework stands."""
+  chosen, times = probe['chosen'], {fw: probe['runs'][fw]['submission_time'] for fw in FRAMEWORKS}
+  if set_in == chosen or times[chosen] <= FRAMEWORK_TOLERANCE * times[set_in]:
+    return None
+  listed = ', '.join(f'{fw} {times[fw]:.2f} s' for fw in FRAMEWORKS)
+  return (f'{output} holds a protocol run in {set_in}, but {chosen} is the slower framework here by more than '
+          f'{FRAMEWORK_TOLERANCE:g}x (probe runs: {listed} of submission time), so its budget may be out of '
+          f'{chosen}\'s reach; move the file aside to set the targets again in {chosen}, or pass '
+          f'--framework={set_in} to keep it.')
+
+
 def main(argv):
   del argv
   from algoperf import trials as trials_lib  # pylint: disable=import-outside-toplevel
@@ -156,51 +229,25 @@ def main(argv):
     raise app.UsageError('--num_trials and --num_seeds must be at least 1 (the protocol: 20 and 5 at lite scale).')
   if FLAGS.scale == 'smoke' and not FLAGS.output:
     raise app.UsageError('--scale=smoke needs --output (smoke targets are not the workload\'s lite targets).')
+  if FLAGS.framework == 'slower' and not FLAGS.isolate_trials:
+    raise app.UsageError('--framework=slower runs a probe in each framework, which needs --isolate_trials; or name '
+                         'the framework with --framework=jax or --framework=pytorch.')
   output = os.path.abspath(resolve_user_path(FLAGS.output)) if FLAGS.output else default_output(workload)
-  experiment_dir = resolve_user_path(FLAGS.experiment_dir or os.path.join(
-      '~/algoperf_experiments/set_targets', f'{workload}_{FLAGS.scale}_{FLAGS.framework}'))
+  experiments_root = resolve_user_path(FLAGS.experiment_dir or '~/algoperf_experiments/set_targets')
   data_dir = resolve_user_path(FLAGS.data_dir)
-  settings = {'workload': workload, 'scale': FLAGS.scale, 'framework': FLAGS.framework,
-              'num_trials': FLAGS.num_trials, 'num_seeds': FLAGS.num_seeds, 'steps': steps,
-              'eval_period_sec': eval_period, 'seed': FLAGS.seed}
   command = ' '.join(['bazel run //tools:set_targets --'] + sys.argv[1:])
-  try:
-    record = open_record(output, settings, command)
-  except ValueError as e:
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(2)
-  probe = registry.workload_class(workload, FLAGS.framework)
-  metric, minimized = probe.target_metric_name, probe.target_metric_minimized
-  submission = os.path.join(ALGORITHMS_DIR, f'{FLAGS.framework}_submission.py')
+  metric = registry.workload_class(workload, FRAMEWORKS[0]).target_metric_name
+  minimized = registry.workload_class(workload, FRAMEWORKS[0]).target_metric_minimized
   workload_kwargs = lite_targets.target_setting_kwargs(steps, eval_period)
-  executor = trial_process.executor_from_flags(FLAGS)
-  if executor is None:
-    from algoperf.runner import configure_frameworks  # pylint: disable=import-outside-toplevel
-    configure_frameworks(FLAGS.framework)
   started = time.time()
-  total = len(search_spaces.ALGORITHMS) * FLAGS.num_trials + FLAGS.num_seeds
-  print(f'set_targets {workload} ({FLAGS.scale}, {FLAGS.framework}): {len(search_spaces.ALGORITHMS)} algorithms x '
-        f'{FLAGS.num_trials} trials + {FLAGS.num_seeds} re-runs at {steps} steps, eval every {eval_period}s; '
-        f'{len(record["runs"])} of {total} runs already recorded in {output}', flush=True)
 
-  def run(run_id: str, hyperparameters: Dict[str, Any], seed: int) -> Dict[str, Any]:
-    index = len(record['runs']) + 1
-    if run_id in record['runs']:
-      return record['runs'][run_id]
-    trial_dir = os.path.join(experiment_dir, run_id)
-    shutil.rmtree(trial_dir, ignore_errors=True)  # A run cut off midway starts again.
-    spec = trials_lib.TrialSpec(
-        submission_path=submission, workload=workload, framework=FLAGS.framework, ruleset='external',
-        rules_version='v0.6', scale=FLAGS.scale, data_dir=data_dir, trial_dir=trial_dir, seed=seed,
-        hyperparameters=hyperparameters, max_global_steps=steps, save_checkpoints=False,
-        workload_kwargs=workload_kwargs, label=f'[{index}/{total}] {workload} {run_id}', progress_every_sec=60.0,
-        flags={'set_targets': True, 'scale': FLAGS.scale})
+  def execute(spec, executor, hyperparameters: Dict[str, Any], seed: int) -> Dict[str, Any]:
+    """Runs one trial of the protocol and returns its record (the printed line says how it went)."""
+    shutil.rmtree(spec.trial_dir, ignore_errors=True)  # A run cut off midway starts again.
     load_before, start = load_average(), time.time()
     result = trial_process.run_spec(spec, executor)
-    rec = run_record(result, trials_lib.eval_rows(trial_dir), metric, minimized, hyperparameters, seed,
+    rec = run_record(result, trials_lib.eval_rows(spec.trial_dir), metric, minimized, hyperparameters, seed,
                      time.time() - start, load_before)
-    record['runs'][run_id] = rec
-    write_json(output, record)
     best = rec['best_validation']
     print(f'{spec.label}: {rec["status"]}, best validation/{metric} '
           f'{"none" if best is None else f"{best:.4f}"}, step {rec["global_step"]}, submission time '
@@ -208,14 +255,98 @@ def main(argv):
           f'{" - " + rec["reason"] if rec["reason"] else ""}', flush=True)
     return rec
 
+  def spec_for(framework: str, trial_dir: str, hyperparameters: Dict[str, Any], seed: int, label: str):
+    submission = os.path.join(ALGORITHMS_DIR, f'{framework}_submission.py')
+    return trials_lib.TrialSpec(
+        submission_path=submission, workload=workload, framework=framework, ruleset='external',
+        rules_version='v0.6', scale=FLAGS.scale, data_dir=data_dir, trial_dir=trial_dir, seed=seed,
+        hyperparameters=hyperparameters, max_global_steps=steps, save_checkpoints=False,
+        workload_kwargs=workload_kwargs, label=label, progress_every_sec=60.0,
+        flags={'set_targets': True, 'scale': FLAGS.scale})
+
+  def search_point(algorithm: str, i: int):
+    points = search_spaces.draw(algorithm, FLAGS.num_trials,
+                                tuning.trial_seed(FLAGS.seed, f'target_setting_{algorithm}', workload, 'search', 0))
+    return points[i], tuning.trial_seed(FLAGS.seed, f'target_setting_{algorithm}', workload, 0, i)
+
+  settings = {'workload': workload, 'scale': FLAGS.scale, 'framework': FLAGS.framework,
+              'num_trials': FLAGS.num_trials, 'num_seeds': FLAGS.num_seeds, 'steps': steps,
+              'eval_period_sec': eval_period, 'seed': FLAGS.seed}
+  existing = read_json(output)
+  if existing.get('settings') and FLAGS.framework == 'slower':  # Other settings fail before any probe runs.
+    try:
+      check_settings(output, existing['settings'], dict(settings, framework=existing['settings'].get('framework')))
+    except ValueError as e:
+      print(f'error: {e}', file=sys.stderr)
+      sys.exit(2)
+
+  # Step 0: the framework.
+  probe = existing.get('framework_probe')
+  if probe is not None and probe.get('settings') != probe_settings(steps):
+    probe = None  # Recorded under another step budget or search: not this protocol's probe.
+  if probe is None and FLAGS.framework == 'slower':
+    point, seed = search_point(PROBE_ALGORITHM, 0)
+    print(f'set_targets {workload} ({FLAGS.scale}): probe runs of {PROBE_ALGORITHM}/trial_1 at {steps} steps in '
+          f'{" and ".join(FRAMEWORKS)}, to run the protocol in the slower', flush=True)
+    with without_compilation_cache():  # Each probe pays its compile, as a re-run does.
+      executor = trial_process.executor_from_flags(FLAGS)
+      try:
+        runs = {fw: execute(spec_for(fw, os.path.join(experiments_root, f'{workload}_{FLAGS.scale}_framework_probe',
+                                                       fw), point, seed, f'[probe] {workload} {fw}'),
+                            executor, point, seed)
+                for fw in FRAMEWORKS}
+      finally:
+        executor.close()
+    probe = {'rule': 'the protocol runs in the framework whose probe run took more submission time',
+             'settings': probe_settings(steps), 'runs': runs, 'finished': now()}
+    try:
+      probe['chosen'] = slower_framework(runs)
+    except ValueError as e:
+      print(f'error: {e}', file=sys.stderr)
+      sys.exit(2)
+  framework = FLAGS.framework if FLAGS.framework != 'slower' else probe['chosen']
+  set_in = (existing.get('settings') or {}).get('framework')
+  if FLAGS.framework == 'slower' and set_in:
+    mismatch = framework_mismatch(output, set_in, probe)
+    if mismatch:
+      print(f'error: {mismatch}', file=sys.stderr)
+      sys.exit(2)
+    framework = set_in  # Within the tolerance: the file's framework stands.
+  experiment_dir = (resolve_user_path(FLAGS.experiment_dir) if FLAGS.experiment_dir else
+                    os.path.join(experiments_root, f'{workload}_{FLAGS.scale}_{framework}'))
+  settings['framework'] = framework
+  try:
+    record = open_record(output, settings, command)
+  except ValueError as e:
+    print(f'error: {e}', file=sys.stderr)
+    sys.exit(2)
+  if probe is not None:
+    record['framework_probe'] = probe
+  else:
+    record.pop('framework_probe', None)  # One of another step budget or search.
+  executor = trial_process.executor_from_flags(FLAGS)
+  if executor is None:
+    from algoperf.runner import configure_frameworks  # pylint: disable=import-outside-toplevel
+    configure_frameworks(framework)
+  total = len(search_spaces.ALGORITHMS) * FLAGS.num_trials + FLAGS.num_seeds
+  print(f'set_targets {workload} ({FLAGS.scale}, {framework}): {len(search_spaces.ALGORITHMS)} algorithms x '
+        f'{FLAGS.num_trials} trials + {FLAGS.num_seeds} re-runs at {steps} steps, eval every {eval_period}s; '
+        f'{len(record["runs"])} of {total} runs already recorded in {output}', flush=True)
+
+  def run(run_id: str, hyperparameters: Dict[str, Any], seed: int) -> Dict[str, Any]:
+    if run_id in record['runs']:
+      return record['runs'][run_id]
+    label = f'[{len(record["runs"]) + 1}/{total}] {workload} {run_id}'
+    spec = spec_for(framework, os.path.join(experiment_dir, run_id), hyperparameters, seed, label)
+    record['runs'][run_id] = execute(spec, executor, hyperparameters, seed)
+    write_json(output, record)
+    return record['runs'][run_id]
+
   try:
     search = {}
     for algorithm in search_spaces.ALGORITHMS:
-      points = search_spaces.draw(algorithm, FLAGS.num_trials,
-                                  tuning.trial_seed(FLAGS.seed, f'target_setting_{algorithm}', workload, 'search', 0))
-      for i, point in enumerate(points):
-        run_id = f'{algorithm}/trial_{i + 1}'
-        search[run_id] = run(run_id, point, tuning.trial_seed(FLAGS.seed, f'target_setting_{algorithm}', workload, 0, i))
+      for i in range(FLAGS.num_trials):
+        search[f'{algorithm}/trial_{i + 1}'] = run(f'{algorithm}/trial_{i + 1}', *search_point(algorithm, i))
     best_id = next(k for k, v in search.items() if v is derive.best_run(list(search.values()), minimized))
     best = search[best_id]
     if FLAGS.retime_reruns:
@@ -223,7 +354,7 @@ def main(argv):
       record.setdefault('replaced_reruns', []).append({'replaced': now(), 'runs': replaced})
     if executor is not None:  # The re-runs: fresh processes without the compilation cache (module docstring).
       executor.close()
-      os.environ['ALGOPERF_JAX_CACHE_DIR'] = 'off'
+      os.environ[JAX_CACHE_ENV] = 'off'
       executor = trial_process.executor_from_flags(FLAGS)
     print(f'best configuration: {best_id} (validation/{metric} {best["best_validation"]:.4f}): '
           f'{json.dumps(best["hyperparameters"])}', flush=True)
@@ -250,7 +381,7 @@ def main(argv):
   record['provenance']['invocations'][-1].update(finished=now(), load_average_at_end=load_average())
   write_json(output, record)
   t = record['targets']
-  print(f'{workload} {FLAGS.scale} targets: validation/{metric} {t["validation_target_value"]:.6g}, test/{metric} '
+  print(f'{workload} {FLAGS.scale} ({framework}) targets: validation/{metric} {t["validation_target_value"]:.6g}, test/{metric} '
         f'{t["test_target_value"]:.6g}; budget {t["max_allowed_runtime_sec"]} s, eval period '
         f'{t["eval_period_time_sec"]} s, step_hint {t["step_hint"]} ({result["derivation"]["num_reached_validation_target"]}'
         f'/{len(reruns)} re-runs reached; median re-run runtime {result["derivation"]["median_rerun_runtime_sec"]:.1f} s); '

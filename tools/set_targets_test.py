@@ -11,12 +11,16 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
 DATA_DIR = os.environ.get('MNIST_SMOKE_DATA_DIR', os.path.join(ROOT, 'tools', 'datasets', 'smoke'))
 
 
+def _command(output, experiment_dir, *extra):
+  return [sys.executable, os.path.join(ROOT, 'tools', 'set_targets.py'), '--workload=mnist', '--scale=smoke',
+          '--num_trials=1', '--num_seeds=3', '--steps=4', '--eval_period_sec=0.01', f'--output={output}',
+          f'--experiment_dir={experiment_dir}', f'--data_dir={DATA_DIR}', *extra]
+
+
 def _run(output, experiment_dir, *extra):
-  cmd = [sys.executable, os.path.join(ROOT, 'tools', 'set_targets.py'), '--workload=mnist', '--scale=smoke',
-         '--num_trials=1', '--num_seeds=3', '--steps=4', '--eval_period_sec=0.01', f'--output={output}',
-         f'--experiment_dir={experiment_dir}', f'--data_dir={DATA_DIR}', *extra]
   env = child_env(JAX_PLATFORMS='cpu')
-  proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600, check=False)
+  proc = subprocess.run(_command(output, experiment_dir, *extra), capture_output=True, text=True, env=env,
+                        timeout=600, check=False)
   assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
   return proc.stdout
 
@@ -25,8 +29,15 @@ def test_protocol_writes_targets_with_provenance_and_resumes(tmp_path):
   output, experiment_dir = str(tmp_path / 'targets.json'), str(tmp_path / 'runs')
   first = _run(output, experiment_dir)
   assert '0 of 7 runs already recorded' in first and '[7/7] mnist rerun/seed_3' in first
+  assert '[probe] mnist jax:' in first and '[probe] mnist pytorch:' in first
   with open(output) as f:
     record = json.load(f)
+  # Step 0: the protocol ran in the framework whose probe (nadamw's first point) took longer.
+  probe = record['framework_probe']
+  times = {fw: probe['runs'][fw]['submission_time'] for fw in ('jax', 'pytorch')}
+  assert probe['chosen'] == record['settings']['framework'] == max(times, key=times.get)
+  assert all(r['global_step'] == 4 for r in probe['runs'].values())
+  assert probe['runs']['jax']['hyperparameters'] == record['runs']['nadamw/trial_1']['hyperparameters']
   runs = record['runs']
   assert sorted(runs) == sorted([f'{a}/trial_1' for a in ('adamw', 'nadamw', 'nesterov', 'momentum')] +
                                 [f'rerun/seed_{k}' for k in (1, 2, 3)])
@@ -50,7 +61,7 @@ def test_protocol_writes_targets_with_provenance_and_resumes(tmp_path):
 
   shutil.rmtree(experiment_dir)  # A rerun that trained anything would recreate trial folders.
   second = _run(output, experiment_dir)
-  assert '7 of 7 runs already recorded' in second and 'rerun/seed_1:' not in second
+  assert '7 of 7 runs already recorded' in second and 'rerun/seed_1:' not in second and '[probe]' not in second
   assert not os.path.exists(experiment_dir)
   with open(output) as f:
     again = json.load(f)
@@ -62,3 +73,23 @@ def test_protocol_writes_targets_with_provenance_and_resumes(tmp_path):
                          capture_output=True, text=True, check=False,
                          env=child_env())
   assert other.returncode != 0 and 'other settings' in other.stderr
+
+  # A file set in the faster framework: refused when the slower one's probe took over 10 % longer (naming both
+  # fixes, running nothing), kept within that. The recorded probe times are set by hand so both cases occur.
+  chosen, other = probe['chosen'], {'jax': 'pytorch', 'pytorch': 'jax'}[probe['chosen']]
+  again['settings']['framework'] = other
+  for chosen_sec, expect_refused in ((3.0, True), (1.05, False)):
+    again['framework_probe']['runs'][chosen]['submission_time'] = chosen_sec
+    again['framework_probe']['runs'][other]['submission_time'] = 1.0
+    with open(output, 'w') as f:
+      json.dump(again, f)
+    proc = subprocess.run(_command(output, experiment_dir), capture_output=True, text=True, env=child_env(),
+                          check=False)
+    assert not os.path.exists(experiment_dir) and '[probe]' not in proc.stdout
+    if expect_refused:
+      assert proc.returncode == 2, proc.stderr[-2000:]
+      assert (f'holds a protocol run in {other}, but {chosen} is the slower framework here by more than 1.1x '
+              f'(probe runs: ') in proc.stderr and f'--framework={other} to keep it' in proc.stderr
+    else:
+      assert proc.returncode == 0, proc.stderr[-2000:]
+      assert f'({other}) targets:' in proc.stdout and '7 of 7 runs already recorded' in proc.stdout
