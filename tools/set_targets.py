@@ -68,8 +68,8 @@ ALGORITHMS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'targe
 # Step budgets of the protocol per base workload: sized so that a lite trial stays short (issue 17: the quick
 # suite's four workloads a few seconds each, every other at most 120 s). MNIST: 5,860 = round(0.75 x 7,813), the
 # full workload's target-setting step count (0.75 x its step_hint), since the lite model is the full one on fewer
-# digits. A lite MNIST step costs 0.2-0.3 ms, so that still gives only a 1.8 s budget on a quiet machine (fewer
-# steps would leave less than the JAX compile of CASPR under load, stop 24's note). OGBG and fastMRI: enough
+# digits. A lite MNIST step costs 0.2-0.3 ms in JAX and ~0.5 ms in PyTorch, the slower, which sets it: a 4.5 s
+# budget (fewer steps would leave less than the JAX compile of CASPR under load, stop 24's note). OGBG and fastMRI: enough
 # steps that the target lies well above what an untrained model scores (OGBG, 1,337 validation graphs: at most
 # 0.62 mAP at step 1 over 85 runs, the target 0.76 at 600 steps, which 40 steps could not approach; fastMRI: the
 # zero-filled inputs score 0.692 SSIM, which 30 steps did not reach). CIFAR: 400 PyTorch steps take ~19.5 s; at
