@@ -9,7 +9,7 @@
    the other's reach. So by default (--framework=slower) one probe run in each framework (the first NAdamW
    search point, the protocol's step budget, compile included) picks the framework whose run takes longer, and
    the whole protocol runs in it. The probe is recorded under "framework_probe"; rerunning on a file set in the
-   other framework stops and says so.
+   other framework stops and says so, unless the two are within derive.FRAMEWORK_TOLERANCE.
 1. Search: each of the four target-setting algorithms (tools/target_setting: AdamW, NadamW, Nesterov, heavy-ball
    momentum) runs --num_trials Halton points of its search space for a fixed budget of --steps steps, with the
    targets out of reach (every run trains all its steps) and an eval every --eval_period_sec of submission time.
@@ -85,13 +85,7 @@ DEFAULT_STEPS = {
 DEFAULT_EVAL_PERIOD_SEC = {'mnist': 0.1, 'criteo1tb': 0.2, 'ogbg': 1.0, 'fastmri': 1.0}
 # The probe of step 0: the first point of this algorithm's search, in each framework.
 PROBE_ALGORITHM = 'nadamw'
-FRAMEWORKS = ('jax', 'pytorch')
 JAX_CACHE_ENV = 'ALGOPERF_JAX_CACHE_DIR'
-# A file set in the faster framework stands while the slower one's probe took at most this factor longer: the
-# budget is 4/3 of the setting framework's re-run runtime, which still leaves the other over a fifth to spare,
-# and the probes of stop 30 differed by 1-8 % where the frameworks are at par (ResNet, fastMRI, Criteo), too
-# little to be sure which is slower and not worth a new protocol run.
-FRAMEWORK_TOLERANCE = 1.1
 SETTINGS = ('workload', 'scale', 'framework', 'num_trials', 'num_seeds', 'steps', 'eval_period_sec', 'seed')
 
 
@@ -184,27 +178,17 @@ def probe_settings(steps: int) -> Dict[str, Any]:
           'algorithm': PROBE_ALGORITHM}
 
 
-def slower_framework(probe_runs: Dict[str, Dict[str, Any]]) -> str:
-  """The framework whose probe run took more submission time (step 0 of the module docstring)."""
-  failed = [fw for fw in FRAMEWORKS if probe_runs[fw]['submission_time'] is None]
-  if failed:
-    raise ValueError(f'the {" and ".join(failed)} probe run did not complete ({probe_runs[failed[0]]["reason"]}), '
-                     'so the frameworks cannot be compared; fix that run (its trial.log is under the experiment '
-                     'folder) or name the framework with --framework.')
-  return max(FRAMEWORKS, key=lambda fw: probe_runs[fw]['submission_time'])
-
-
 def framework_mismatch(output: str, set_in: str, probe: Dict[str, Any]) -> Optional[str]:
-  """One sentence on a file set in a framework more than FRAMEWORK_TOLERANCE faster than the other, with the
-  fixes; None when the file's framework stands."""
-  chosen, times = probe['chosen'], {fw: probe['runs'][fw]['submission_time'] for fw in FRAMEWORKS}
-  if set_in == chosen or times[chosen] <= FRAMEWORK_TOLERANCE * times[set_in]:
+  """One sentence on a file set in a framework over derive.FRAMEWORK_TOLERANCE times faster than the other (by
+  their probe runs), with the fixes; None when the file's framework stands."""
+  from tools.target_setting import derive  # pylint: disable=import-outside-toplevel
+  if derive.framework_stands(set_in, probe['runs']):
     return None
-  listed = ', '.join(f'{fw} {times[fw]:.2f} s' for fw in FRAMEWORKS)
-  return (f'{output} holds a protocol run in {set_in}, but {chosen} is the slower framework here by more than '
-          f'{FRAMEWORK_TOLERANCE:g}x (probe runs: {listed} of submission time), so its budget may be out of '
-          f'{chosen}\'s reach; move the file aside to set the targets again in {chosen}, or pass '
-          f'--framework={set_in} to keep it.')
+  listed = ', '.join(f'{fw} {probe["runs"][fw]["submission_time"]:.2f} s' for fw in derive.FRAMEWORKS)
+  return (f'{output} holds a protocol run in {set_in}, but {probe["chosen"]} is the slower framework here by more '
+          f'than {derive.FRAMEWORK_TOLERANCE:g}x (probe runs: {listed} of submission time), so its budget may be out '
+          f'of {probe["chosen"]}\'s reach; move the file aside to set the targets again in {probe["chosen"]}, or '
+          f'pass --framework={set_in} to keep it.')
 
 
 def main(argv):
@@ -236,8 +220,8 @@ def main(argv):
   experiments_root = resolve_user_path(FLAGS.experiment_dir or '~/algoperf_experiments/set_targets')
   data_dir = resolve_user_path(FLAGS.data_dir)
   command = ' '.join(['bazel run //tools:set_targets --'] + sys.argv[1:])
-  metric = registry.workload_class(workload, FRAMEWORKS[0]).target_metric_name
-  minimized = registry.workload_class(workload, FRAMEWORKS[0]).target_metric_minimized
+  metric = registry.workload_class(workload, derive.FRAMEWORKS[0]).target_metric_name
+  minimized = registry.workload_class(workload, derive.FRAMEWORKS[0]).target_metric_minimized
   workload_kwargs = lite_targets.target_setting_kwargs(steps, eval_period)
   started = time.time()
 
@@ -287,20 +271,20 @@ def main(argv):
   if probe is None and FLAGS.framework == 'slower':
     point, seed = search_point(PROBE_ALGORITHM, 0)
     print(f'set_targets {workload} ({FLAGS.scale}): probe runs of {PROBE_ALGORITHM}/trial_1 at {steps} steps in '
-          f'{" and ".join(FRAMEWORKS)}, to run the protocol in the slower', flush=True)
+          f'{" and ".join(derive.FRAMEWORKS)}, to run the protocol in the slower', flush=True)
     with without_compilation_cache():  # Each probe pays its compile, as a re-run does.
       executor = trial_process.executor_from_flags(FLAGS)
       try:
         runs = {fw: execute(spec_for(fw, os.path.join(experiments_root, f'{workload}_{FLAGS.scale}_framework_probe',
                                                        fw), point, seed, f'[probe] {workload} {fw}'),
                             executor, point, seed)
-                for fw in FRAMEWORKS}
+                for fw in derive.FRAMEWORKS}
       finally:
         executor.close()
     probe = {'rule': 'the protocol runs in the framework whose probe run took more submission time',
              'settings': probe_settings(steps), 'runs': runs, 'finished': now()}
     try:
-      probe['chosen'] = slower_framework(runs)
+      probe['chosen'] = derive.slower_framework(runs)
     except ValueError as e:
       print(f'error: {e}', file=sys.stderr)
       sys.exit(2)

@@ -22,12 +22,20 @@ test] per eval).
   notes); we take EVAL_COST_FRACTION = 15 %: period = eval_sec x (1 - f) / f, so eval / (period + eval) = f.
   It is capped at a tenth of the median re-run time to target (issue 17: at least ten evals before the target,
   so the eval period does not decide the score), and floored at MIN_EVAL_PERIOD_SEC.
+- Framework: the one whose probe run (the same configuration and step budget in each) took more submission
+  time, so that the budget admits both (tools/set_targets.py, step 0). A file set in the other stands while the
+  slower one took at most FRAMEWORK_TOLERANCE times as long.
 """
 import math
 from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
+FRAMEWORKS = ('jax', 'pytorch')
+# At most 1.1x: the budget is 4/3 of the setting framework's re-run runtime, which still leaves the other over a
+# fifth to spare, and the probes of stop 30 differed by 1-8 % where the frameworks are at par (ResNet, fastMRI,
+# Criteo): too little to be sure which is slower, and not worth a new protocol run.
+FRAMEWORK_TOLERANCE = 1.1
 BUDGET_FACTOR = 4.0 / 3.0
 BUDGET_RESOLUTION_SEC = 0.1
 TARGET_SETTING_STEP_FRACTION = 0.75
@@ -154,3 +162,21 @@ def summarize_curve(rows: List, metric: str, minimized: bool) -> Dict[str, Any]:
   return {'best_validation': pick(vals) if vals else None, 'best_test': pick(tests) if tests else None,
           'curve': curve, 'num_evals': evals,
           'eval_sec': float(eval_sec)}
+
+
+def slower_framework(probe_runs: Dict[str, Dict[str, Any]]) -> str:
+  """The framework whose probe run took more submission time; ValueError naming a probe that did not complete."""
+  failed = [fw for fw in FRAMEWORKS if probe_runs[fw]['submission_time'] is None]
+  if failed:
+    raise ValueError(f'the {" and ".join(failed)} probe run did not complete ({probe_runs[failed[0]]["reason"]}), '
+                     'so the frameworks cannot be compared; fix that run (its trial.log is under the experiment '
+                     'folder) or name the framework with --framework.')
+  return max(FRAMEWORKS, key=lambda fw: probe_runs[fw]['submission_time'])
+
+
+def framework_stands(set_in: str, probe_runs: Dict[str, Dict[str, Any]]) -> bool:
+  """Whether targets set in `set_in` admit the other framework: it is the slower, or the other is at most
+  FRAMEWORK_TOLERANCE times slower."""
+  slower = slower_framework(probe_runs)
+  return (set_in == slower or
+          probe_runs[slower]['submission_time'] <= FRAMEWORK_TOLERANCE * probe_runs[set_in]['submission_time'])

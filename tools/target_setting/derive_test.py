@@ -88,3 +88,39 @@ def test_busy_reruns_are_those_started_above_twice_the_cpu_count():
   assert derive.busy_reruns(reruns, cpu_count=2) == ['rerun/seed_1', 'rerun/seed_3']
   assert derive.busy_reruns(reruns, cpu_count=4) == ['rerun/seed_1']
   assert derive.busy_reruns(reruns, cpu_count=8) == []
+
+
+def _probe(jax_sec, pytorch_sec):
+  return {'jax': {'submission_time': jax_sec, 'reason': None},
+          'pytorch': {'submission_time': pytorch_sec, 'reason': 'crashed' if pytorch_sec is None else None}}
+
+
+def test_the_protocol_framework_is_the_slower_and_a_faster_one_stands_within_a_tenth():
+  assert derive.slower_framework(_probe(1.6, 3.4)) == 'pytorch'  # MNIST lite's probes, stop 30.
+  assert derive.slower_framework(_probe(52.4, 19.7)) == 'jax'  # CIFAR lite's.
+  assert derive.framework_stands('pytorch', _probe(1.6, 3.4))
+  assert not derive.framework_stands('jax', _probe(1.6, 3.4))  # PyTorch took 2.1x as long.
+  assert derive.framework_stands('pytorch', _probe(5.49, 5.09))  # fastMRI: JAX 1.08x, within the tolerance.
+  assert not derive.framework_stands('pytorch', _probe(5.7, 5.09))  # 1.12x.
+  with pytest.raises(ValueError, match='the pytorch probe run did not complete \\(crashed\\)'):
+    derive.slower_framework(_probe(1.0, None))
+
+
+def test_every_committed_probe_admits_its_files_framework():
+  """A protocol file that records a framework probe was set in a framework the probe lets stand."""
+  import glob  # pylint: disable=import-outside-toplevel
+  import json  # pylint: disable=import-outside-toplevel
+  import os  # pylint: disable=import-outside-toplevel
+  root = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'workloads')
+  probed = 0
+  for path in sorted(glob.glob(os.path.join(root, '*', 'lite_targets*.json'))):
+    with open(path) as f:
+      record = json.load(f)
+    probe = record.get('framework_probe')
+    if probe is None or record.get('targets') is None:
+      continue
+    probed += 1
+    assert probe['settings']['steps'] == record['settings']['steps'], path
+    assert probe['chosen'] == derive.slower_framework(probe['runs']), path
+    assert derive.framework_stands(record['settings']['framework'], probe['runs']), path
+  assert probed >= 3  # MNIST, Criteo and OGBG at least (stop 30).
