@@ -14,12 +14,14 @@ def _gather_beams(x: torch.Tensor, beam_indices: torch.Tensor) -> torch.Tensor:
 
 
 def gather_cache(cache: Dict[str, Any], beam_indices: torch.Tensor) -> None:
-  """Reorders the per-beam key/value buffers in place; the encoder's entries are the same for every beam."""
+  """Reorders the rows (B*K, ...) of the per-beam key/value buffers; the encoder's entries are the same for
+  every beam. Buffers are replaced, not overwritten, so a buffer shared by two entries stays consistent."""
   batch, beams = beam_indices.shape
+  rows = (beam_indices + beams * torch.arange(batch, device=beam_indices.device)[:, None]).reshape(-1)
   for layer in cache['layers']:
     for name in ('key', 'value'):
-      x = layer[name]
-      layer[name] = _gather_beams(x.reshape((batch, beams) + x.shape[1:]), beam_indices).reshape(x.shape)
+      # Whole rows: one contiguous copy per beam instead of torch.gather's index per element.
+      layer[name] = layer[name].index_select(0, rows)
 
 
 @torch.no_grad()

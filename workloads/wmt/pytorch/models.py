@@ -36,6 +36,31 @@ def _xavier_uniform_blocks_(weight: torch.Tensor, blocks: int) -> None:
       nn.init.xavier_uniform_(chunk)
 
 
+# Decoding caches hold keys as (N, heads, depth, length) and values as (N, heads, length, depth): the layouts
+# in which the attention einsums' batched matmuls read them, so that a decoding step reads the cache in place
+# rather than copying all of it into those layouts (the same matmuls on the same numbers).
+
+
+def _key_layout(k: torch.Tensor) -> torch.Tensor:
+  """(N, L, H, D) keys -> contiguous (N, H, D, L)."""
+  return k.permute(0, 2, 3, 1).contiguous()
+
+
+def _value_layout(v: torch.Tensor) -> torch.Tensor:
+  """(N, L, H, D) values -> contiguous (N, H, L, D)."""
+  return v.permute(0, 2, 1, 3).contiguous()
+
+
+def _cached_keys(keys: torch.Tensor) -> torch.Tensor:
+  """(N, H, D, L) -> an (N, L, H, D) view."""
+  return keys.permute(0, 3, 1, 2)
+
+
+def _cached_values(values: torch.Tensor) -> torch.Tensor:
+  """(N, H, L, D) -> an (N, L, H, D) view."""
+  return values.permute(0, 2, 1, 3)
+
+
 def _linear(d_in: int, d_out: int) -> nn.Linear:
   layer = nn.Linear(d_in, d_out)
   nn.init.xavier_uniform_(layer.weight)
@@ -65,22 +90,28 @@ class MultiheadAttention(nn.Module):
   def _heads(self, x: torch.Tensor) -> torch.Tensor:
     return x.reshape(x.shape[0], x.shape[1], self.num_heads, self.qkv_dim // self.num_heads)
 
+  def memory_keys_values(self, memory: torch.Tensor):
+    """Cross-attention keys and values (N, L, H, D) of the encoder output."""
+    k, v = self.kv_proj(memory).split(self.qkv_dim, dim=-1)
+    return self._heads(k), self._heads(v)
+
   def forward(self, x: torch.Tensor, memory: Optional[torch.Tensor] = None, mask: Optional[torch.Tensor] = None,
               dropout_rate: float = 0.0, cache: Optional[Dict[str, Any]] = None) -> torch.Tensor:
     if self.self_attention:
       q, k, v = self.in_proj(x).split(self.qkv_dim, dim=-1)
+      k, v = self._heads(k), self._heads(v)
+      if cache is not None:  # One decoding step: write this position, read all.
+        index = cache['index']
+        cache['key'][:, :, :, index] = k[:, 0]
+        cache['value'][:, :, index] = v[:, 0]
+        k, v = _cached_keys(cache['key']), _cached_values(cache['value'])
+        mask = (torch.arange(k.shape[1], device=k.device) <= index)[None, None, None, :]
     else:
       q = self.q_proj(x)
-      kv = cache['memory_kv'] if cache is not None else self.kv_proj(memory)
-      k, v = kv.split(self.qkv_dim, dim=-1)
+      k, v = self.memory_keys_values(memory) if cache is None else (_cached_keys(cache['memory_key']),
+                                                                     _cached_values(cache['memory_value']))
     # The temperature scales the queries (the Flax twin scales their input: the same without biases).
-    q, k, v = self._heads(q * self.temperature), self._heads(k), self._heads(v)
-    if cache is not None and self.self_attention:  # One decoding step: write this position, read all.
-      index = cache['index']
-      cache['key'][:, index] = k[:, 0]
-      cache['value'][:, index] = v[:, 0]
-      k, v = cache['key'], cache['value']
-      mask = (torch.arange(k.shape[1], device=k.device) <= index)[None, None, None, :]
+    q = self._heads(q * self.temperature)
     q = q / math.sqrt(q.shape[-1])
     logits = torch.einsum('bqhd,bkhd->bhqk', q, k)
     if mask is not None:
@@ -244,11 +275,17 @@ class Transformer(nn.Module):
   # Incremental decoding (beam search) ---------------------------------------------------------
 
   def init_cache(self, encoded: torch.Tensor, inputs: torch.Tensor, max_decode_len: int) -> Dict[str, Any]:
-    """Per-layer key/value buffers of `max_decode_len` positions and the encoder's keys/values."""
-    n, heads, qkv = encoded.shape[0], self.config.num_heads, self.config.qkv_dim
-    shape = (n, max_decode_len, heads, qkv // heads)
-    layers = [{'key': encoded.new_zeros(shape), 'value': encoded.new_zeros(shape), 'index': 0,
-               'memory_kv': layer.multihead_attn.kv_proj(encoded)} for layer in self.decoder.layers]
+    """Per-layer key/value buffers of `max_decode_len` positions and the encoder's keys/values.
+
+    Row n of every buffer belongs to row n of `encoded`; beam search reorders the rows of 'key' and 'value'.
+    """
+    n, heads, depth = encoded.shape[0], self.config.num_heads, self.config.qkv_dim // self.config.num_heads
+    layers = []
+    for layer in self.decoder.layers:
+      memory_key, memory_value = layer.multihead_attn.memory_keys_values(encoded)
+      layers.append({'key': encoded.new_zeros((n, heads, depth, max_decode_len)),
+                     'value': encoded.new_zeros((n, heads, max_decode_len, depth)), 'index': 0,
+                     'memory_key': _key_layout(memory_key), 'memory_value': _value_layout(memory_value)})
     return {'index': 0, 'layers': layers, 'encoded': encoded, 'cross_mask': (inputs > 0)[:, None, None, :]}
 
   def decode_step(self, ids: torch.Tensor, cache: Dict[str, Any]) -> torch.Tensor:
