@@ -85,6 +85,27 @@ def preemphasis_matrix() -> np.ndarray:
   return p
 
 
+def preemphasise(frames, concatenate):
+  """(..., 401) frames -> (..., 400): frames @ preemphasis_matrix() as its two taps per output, without the
+  dense product (the front end's largest cost). `concatenate` is the array library's (np.concatenate,
+  jnp.concatenate, torch.cat)."""
+  first = (1.0 - PREEMPHASIS) * frames[..., :1]
+  return concatenate([first, frames[..., 1:-1] - PREEMPHASIS * frames[..., :-2]], -1)
+
+
+def kept_samples(num_samples: int, last_valid_sample: int) -> int:
+  """The leading samples the front end and the two stride-2 subsampling convs need for the valid outputs.
+
+  Those outputs read the valid frames and two frames past them (the first conv's window); keeping a frame
+  count congruent to the full one mod 4 keeps both convs' 'SAME' paddings, and every dropped output is
+  padding. `last_valid_sample` is the last one any row uses (-1: none).
+  """
+  frames = num_frames(num_samples)
+  kept = min(last_valid_sample // FRAME_STEP + 1, frames) + 2
+  kept = min(frames, kept + (frames - kept) % 4)
+  return num_samples if kept == frames else FRAME_SIZE + (kept - 1) * FRAME_STEP
+
+
 def frame_paddings(paddings: np.ndarray) -> np.ndarray:
   """(B, samples) 0/1 paddings -> (B, frames): a frame is padding when every sample in it is."""
   return paddings[:, frame_indices(paddings.shape[1])].min(axis=-1)

@@ -4,6 +4,7 @@ import os
 
 os.environ.setdefault('XLA_FLAGS', '--xla_backend_optimization_level=0')
 
+import dataclasses  # pylint: disable=wrong-import-position
 import math  # pylint: disable=wrong-import-position
 
 import jax  # pylint: disable=wrong-import-position
@@ -13,6 +14,7 @@ import pytest  # pylint: disable=wrong-import-position
 import soundfile  # pylint: disable=wrong-import-position
 import torch  # pylint: disable=wrong-import-position
 
+from algoperf import spec  # pylint: disable=wrong-import-position
 from tools.datasets import librispeech as builder  # pylint: disable=wrong-import-position
 from workloads import registry  # pylint: disable=wrong-import-position
 from workloads.librispeech_common import frontend  # pylint: disable=wrong-import-position
@@ -23,6 +25,7 @@ from workloads.librispeech_common import wer  # pylint: disable=wrong-import-pos
 from workloads.librispeech_common.jax import layers as jax_layers  # pylint: disable=wrong-import-position
 from workloads.librispeech_common.pytorch import layers as torch_layers  # pylint: disable=wrong-import-position
 from workloads.librispeech_common.specaug import SpecAugConfig  # pylint: disable=wrong-import-position
+from workloads.librispeech_common.workload import group_batch  # pylint: disable=wrong-import-position
 
 DATA_DIR = testing.smoke_data_dir()
 
@@ -114,6 +117,33 @@ def test_front_end_twins_match_the_numpy_reference():
   # A frame is padding only when all its samples are: valid frames = ceil(valid samples / 160).
   lengths = (1 - batch['input_paddings']).sum(axis=1)
   np.testing.assert_array_equal((1 - paddings).sum(axis=1), np.ceil(lengths / 160))
+
+
+def test_kept_samples_by_hand():
+  assert frontend.num_frames(24_000) == 148
+  # 63 valid frames + the 2 the first conv reads past them, rounded up to 148 mod 4: 68 frames.
+  assert frontend.kept_samples(24_000, 9_999) == 401 + 67 * 160
+  assert frontend.kept_samples(24_000, 23_999) == 24_000  # Nothing to drop.
+  assert frontend.kept_samples(24_000, -1) == 401 + 3 * 160  # All padding: 2 frames, rounded up to 4.
+
+
+def test_pytorch_trim_padding_keeps_outputs_and_gradients():
+  workload = registry.import_workload('librispeech_conformer', 'pytorch', scale='smoke')
+  model, _ = workload.init_model_fn(np.array([0, 1], np.uint32))
+  testing.randomize_torch_model(model)
+  batch = group_batch({k: torch.from_numpy(v) for k, v in testing.smoke_batch(workload).items()})
+  assert torch_layers.trim_padding(*batch['inputs'])[0].shape[1] < 24_000  # The batch has padding to drop.
+  results = []
+  for trim in (False, True):
+    model.config = dataclasses.replace(model.config, trim_padding=trim)
+    model.zero_grad()
+    torch.manual_seed(0)  # The same SpecAugment and dropout draws.
+    (logits, paddings), _ = workload.model_fn(model, batch, None, spec.ForwardPassMode.TRAIN, None, False, 0.1)
+    loss = workload.loss_fn(batch['targets'], (logits, paddings), batch['weights'])['summed']
+    loss.backward()
+    results.append([loss.detach(), logits.detach(), paddings] + [p.grad for p in model.parameters()])
+  for untrimmed, trimmed in zip(*results):
+    np.testing.assert_allclose(trimmed.numpy(), untrimmed.numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_spec_augment_masks_match_a_hand_example_and_across_frameworks():

@@ -22,6 +22,9 @@ class ConformerConfig:
   batch_norm_epsilon: float = 1e-3
   use_specaug: bool = True
   spec_aug: SpecAugConfig = SpecAugConfig()
+  # PyTorch only (JAX compiles one shape): skip the trailing padding in the front end and subsampling
+  # (pytorch/layers.py subsampled_features); the same outputs, cheaper when batches are mostly padding.
+  trim_padding: bool = False
   attention_temperature: float = 1.0  # Multiplies the attention output (the _attention_temperature variant).
   activation: str = 'swish'  # 'gelu' in the _gelu variant (tanh approximation everywhere).
   use_post_layer_norm: bool = True  # False in the _layernorm variant.

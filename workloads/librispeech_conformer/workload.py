@@ -52,7 +52,7 @@ class BaseLibriSpeechConformerWorkload(BaseLibriSpeechWorkload):
     kwargs: Dict[str, Any] = dict(self.config.model)
     return ConformerConfig(vocab_size=self.vocab_size, use_specaug=self.use_specaug, spec_aug=self.SPEC_AUG,
                            attention_temperature=self.ATTENTION_TEMPERATURE, activation=self.ACTIVATION,
-                           use_post_layer_norm=self.USE_POST_LAYER_NORM, **kwargs)
+                           use_post_layer_norm=self.USE_POST_LAYER_NORM, trim_padding=self.trim_padding, **kwargs)
 
   def is_output_params(self, param_key: str) -> bool:
     """The final Dense: 'Dense_0' in JAX, 'lin.*' in PyTorch (as upstream)."""

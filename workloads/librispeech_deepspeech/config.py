@@ -14,6 +14,9 @@ class DeepspeechConfig:
   batch_norm_epsilon: float = 1e-3
   use_specaug: bool = True
   spec_aug: SpecAugConfig = SpecAugConfig()
+  # PyTorch only (JAX compiles one shape): skip the trailing padding in the front end and subsampling
+  # (pytorch/layers.py subsampled_features); the same outputs, cheaper when batches are mostly padding.
+  trim_padding: bool = False
   use_tanh: bool = False  # tanh instead of ReLU in the subsampling convs and the FFNs (_tanh).
   enable_residual_connections: bool = True  # False in _no_resnet.
   enable_decoder_layer_norm: bool = True  # False in _norm_and_spec_aug.

@@ -59,7 +59,7 @@ class BaseLibriSpeechDeepSpeechWorkload(BaseLibriSpeechWorkload):
         vocab_size=self.vocab_size, use_specaug=self.use_specaug, spec_aug=self.SPEC_AUG, use_tanh=self.USE_TANH,
         enable_residual_connections=self.ENABLE_RESIDUAL_CONNECTIONS,
         enable_decoder_layer_norm=self.ENABLE_DECODER_LAYER_NORM, layernorm_everywhere=self.LAYERNORM_EVERYWHERE,
-        **kwargs)
+        trim_padding=self.trim_padding, **kwargs)
 
   def is_output_params(self, param_key: str) -> bool:
     """The final Dense: 'Dense_0' in JAX, 'lin.*' in PyTorch (as upstream)."""

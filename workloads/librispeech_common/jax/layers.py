@@ -27,8 +27,7 @@ def log_mel(audio: jnp.ndarray, paddings: jnp.ndarray) -> Tuple[jnp.ndarray, jnp
   audio = audio.astype(jnp.float32) * (1.0 - paddings) * frontend.INPUT_SCALE
   index = frontend.frame_indices(audio.shape[1])
   frames = audio[:, index]  # (B, frames, 401)
-  emphasised = jnp.einsum('btn,nm->btm', frames, jnp.asarray(frontend.preemphasis_matrix()),
-                          precision=jax.lax.Precision.HIGHEST)
+  emphasised = frontend.preemphasise(frames, jnp.concatenate)
   spectrum = jnp.abs(jnp.fft.rfft(emphasised * jnp.asarray(frontend.window()), frontend.FFT_SIZE, axis=-1))**2
   mel = jnp.einsum('btf,fm->btm', spectrum, jnp.asarray(frontend.mel_matrix()), precision=jax.lax.Precision.HIGHEST)
   features = jnp.log(jnp.maximum(mel, frontend.LOG_FLOOR))

@@ -27,8 +27,7 @@ class LogMel(nn.Module):
 
   def __init__(self):
     super().__init__()
-    for name, value in (('preemphasis', frontend.preemphasis_matrix()), ('window', frontend.window()),
-                        ('mel', frontend.mel_matrix()),
+    for name, value in (('window', frontend.window()), ('mel', frontend.mel_matrix()),
                         ('mean', torch.tensor(frontend.FEATURE_MEAN, dtype=torch.float32)),
                         ('stddev', torch.tensor(frontend.FEATURE_STDDEV, dtype=torch.float32))):
       self.register_buffer(name, torch.as_tensor(value), persistent=False)
@@ -36,7 +35,7 @@ class LogMel(nn.Module):
   def forward(self, audio: torch.Tensor, paddings: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
     audio = audio.float() * (1.0 - paddings) * frontend.INPUT_SCALE
     frames = audio.unfold(1, frontend.FRAME_SIZE, frontend.FRAME_STEP)  # (B, frames, 401)
-    emphasised = frames @ self.preemphasis
+    emphasised = frontend.preemphasise(frames, torch.cat)
     spectrum = torch.abs(torch.fft.rfft(emphasised * self.window, frontend.FFT_SIZE, dim=-1))**2
     features = torch.log(torch.clamp(spectrum @ self.mel, min=frontend.LOG_FLOOR))
     features = (features - self.mean) / self.stddev
@@ -84,6 +83,29 @@ def spec_augment(features: torch.Tensor, paddings: torch.Tensor, config: SpecAug
   u_freq = _uniform_rows(batch, config.freq_mask_count, features.device)
   time_keep, freq_keep = spec_augment_masks(u_time, u_freq, paddings, num_bins, config)
   return features * time_keep[:, :, None] * freq_keep[:, None, :]
+
+
+def trim_padding(audio: torch.Tensor, paddings: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+  """The leading samples the valid subsampled outputs depend on (frontend.kept_samples): the lite batches
+  are padded to 3 s but mostly shorter. A host sync, for a dynamic shape."""
+  used = torch.nonzero((paddings < 0.5).any(dim=0))
+  samples = frontend.kept_samples(paddings.shape[1], int(used[-1]) if len(used) else -1)
+  return audio[:, :samples], paddings[:, :samples]
+
+
+def subsampled_features(model: nn.Module, inputs: torch.Tensor,
+                        input_paddings: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+  """log-mel -> SpecAugment (training) -> conv subsampling of a model with `preprocessor`, `subsample` and a
+  `config` (use_specaug, spec_aug, trim_padding). With trim_padding the front end and the convs skip the
+  trailing padding; the outputs are the same, at full length."""
+  c = model.config
+  num_frames = frontend.num_frames(inputs.shape[1])
+  if c.trim_padding:
+    inputs, input_paddings = trim_padding(inputs, input_paddings)
+  features, paddings = model.preprocessor(inputs, input_paddings)
+  if model.training and c.use_specaug:
+    features = spec_augment(features, paddings, c.spec_aug)
+  return model.subsample(features, paddings, num_frames)
 
 
 class LayerNorm(nn.Module):
@@ -179,9 +201,14 @@ class Subsample(nn.Module):
     reduced_bins = (reduced_bins + 1) // 2
     self.linear = xavier_linear(dim * reduced_bins, dim)
 
-  def forward(self, features, paddings):
+  def forward(self, features, paddings, num_frames: Optional[int] = None):
+    """With `num_frames` (the frame count before a trim_padding), the output has that count's length: the
+    convs' outputs past the trimmed frames are padding, zeroed as at full length."""
     x, paddings = self.conv1(features[:, None], paddings)
     x, paddings = self.conv2(x, paddings)
+    missing = 0 if num_frames is None else (num_frames + 3) // 4 - x.shape[2]  # Two stride-2 convs: ceil(/4).
+    if missing:
+      x, paddings = F.pad(x, (0, 0, 0, missing)), F.pad(paddings, (0, missing), value=1.0)
     batch, channels, time, bins = x.shape
     # Flatten as (frequency, channel), the order of the JAX twin's NHWC reshape.
     x = x.permute(0, 2, 3, 1).reshape(batch, time, bins * channels)

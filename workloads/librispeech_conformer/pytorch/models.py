@@ -129,10 +129,7 @@ class ConformerEncoderDecoder(nn.Module):
     self.lin = layers.xavier_linear(c.encoder_dim, c.vocab_size)
 
   def forward(self, inputs, input_paddings, dropout_rate: float = 0.1):
-    features, paddings = self.preprocessor(inputs, input_paddings)
-    if self.training and self.config.use_specaug:
-      features = layers.spec_augment(features, paddings, self.config.spec_aug)
-    x, paddings = self.subsample(features, paddings)
+    x, paddings = layers.subsampled_features(self, inputs, input_paddings)
     x = x + torch.as_tensor(sinusoidal_positions(x.shape[1], x.shape[2]), device=x.device)
     x = F.dropout(x, dropout_rate, training=self.training)
     for block in self.conformers:

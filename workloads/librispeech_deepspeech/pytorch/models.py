@@ -67,10 +67,7 @@ class DeepspeechEncoderDecoder(nn.Module):
 
   def forward(self, inputs, input_paddings, dropout_rate: float = 0.1):
     c = self.config
-    features, paddings = self.preprocessor(inputs, input_paddings)
-    if self.training and c.use_specaug:
-      features = layers.spec_augment(features, paddings, c.spec_aug)
-    x, paddings = self.subsample(features, paddings)
+    x, paddings = layers.subsampled_features(self, inputs, input_paddings)
     x = F.dropout(x, dropout_rate, training=self.training)
     for lstm in self.lstms:
       y = lstm(x, paddings)
