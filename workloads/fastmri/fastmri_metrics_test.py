@@ -3,6 +3,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from scipy import ndimage
 import torch
 
 from algoperf import random_utils as prng
@@ -34,6 +35,14 @@ def test_ssim_agrees_across_frameworks_and_with_the_reference(shape):
   np.testing.assert_allclose(jax_value, reference, atol=2e-5)
   np.testing.assert_allclose(torch_value, reference, atol=2e-5)
   assert ((-1 <= reference) & (reference < 0.99)).all()
+
+
+def test_box_mean_is_scipys_uniform_filter():
+  """The shifted-sum window means (every implementation's filter) against scipy's, on symmetric padding."""
+  images = fastmri_fixtures.random_images((2, 3, 20, 17)).astype(np.float64)
+  padded = np.pad(images, ((0, 0), (0, 0), (3, 3), (3, 3)), mode='symmetric')
+  expected = ndimage.uniform_filter(images, (1, 1, 7, 7), mode='reflect')
+  np.testing.assert_allclose(ssim_reference.box_mean(padded), expected, rtol=0, atol=1e-14)
 
 
 def test_ssim_on_real_slices_of_the_fixture():

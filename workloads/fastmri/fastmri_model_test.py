@@ -131,3 +131,75 @@ def test_dropout_rate_is_taken_at_run_time(framework):
   assert np.abs(run(spec.ForwardPassMode.TRAIN, 0.5) - eval_out).max() > 1e-3
   if framework == 'pytorch':  # (JAX maps None to 0.0 before the model; one compile fewer.)
     np.testing.assert_allclose(run(spec.ForwardPassMode.TRAIN, None), eval_out, rtol=1e-5, atol=1e-6)
+
+
+def _conv3x3_reference(x: np.ndarray, kernel: np.ndarray, grad: np.ndarray):
+  """A 'same' 3x3 convolution (NHWC, HWIO) and its input and kernel gradients for output gradient `grad`,
+  tap by tap in float64."""
+  x, kernel, grad = (np.asarray(a, np.float64) for a in (x, kernel, grad))
+  _, h, w, _ = x.shape
+  padded = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+  out, grad_padded, grad_kernel = 0.0, np.zeros_like(padded), np.zeros_like(kernel)
+  for i in range(3):
+    for j in range(3):
+      window = padded[:, i:i + h, j:j + w]
+      out = out + window @ kernel[i, j]
+      grad_padded[:, i:i + h, j:j + w] += grad @ kernel[i, j].T
+      grad_kernel[i, j] = np.einsum('nhwc,nhwo->co', window, grad)
+  return out, grad_padded[:, 1:-1, 1:-1], grad_kernel
+
+
+def _conv3x3_case(in_channels: int, out_channels: int, seed: int = 0):
+  """(x, kernel, output gradient) in NHWC / HWIO: the lite model's 80 x 80 maps, two examples."""
+  rs = np.random.RandomState(seed)
+  x = rs.normal(size=(2, 80, 80, in_channels)).astype(np.float32)
+  kernel = (rs.normal(size=(3, 3, in_channels, out_channels)) / 3).astype(np.float32)
+  grad = rs.normal(size=(2, 80, 80, out_channels)).astype(np.float32)
+  return x, kernel, grad
+
+
+def _assert_conv3x3_matches_reference(case, out, grad_x, grad_kernel):
+  for value, expected in zip((out, grad_x, grad_kernel), _conv3x3_reference(*case)):
+    np.testing.assert_allclose(value, expected, rtol=0, atol=1e-5 * np.abs(expected).max())  # float32 sums.
+
+
+@pytest.mark.parametrize('channels', [(1, 4), (4, 4)])
+def test_jax_narrow_conv3x3_and_its_gradients_match_a_float64_reference(channels):
+  """The unrolled convolution (with its written-out gradient) against the definition."""
+  x, kernel, grad = case = _conv3x3_case(*channels)
+  out, vjp = jax.vjp(jax_models.narrow_conv3x3, jnp.asarray(x), jnp.asarray(kernel))
+  _assert_conv3x3_matches_reference(case, out, *vjp(jnp.asarray(grad)))
+
+
+@pytest.mark.parametrize('channels', [(1, 4), (4, 4), (8, 4)])
+def test_torch_conv3x3_and_its_gradients_match_a_float64_reference(channels):
+  """Conv3x3 (input gradient as a forward convolution on the CPU) against the definition."""
+  x, kernel, grad = case = _conv3x3_case(*channels)
+  conv = torch_models.Conv3x3(*channels)
+  with torch.no_grad():
+    conv.weight.copy_(torch.from_numpy(kernel.transpose(3, 2, 0, 1)))  # HWIO -> OIHW.
+  inputs = torch.from_numpy(x.transpose(0, 3, 1, 2)).requires_grad_()
+  out = conv(inputs)
+  out.backward(torch.from_numpy(grad.transpose(0, 3, 1, 2)))
+  _assert_conv3x3_matches_reference(case, out.detach().numpy().transpose(0, 2, 3, 1),
+                                    inputs.grad.numpy().transpose(0, 2, 3, 1),
+                                    conv.weight.grad.numpy().transpose(2, 3, 1, 0))
+
+
+def test_jax_unet_gradients_do_not_depend_on_which_convolutions_are_unrolled(monkeypatch):
+  """The smoke U-Net's loss gradient with its narrow convolutions unrolled and with all of them lax's."""
+  jax_workload = fastmri_fixtures.workloads()[0]
+  prng.set_framework('jax')
+  params, _ = jax_workload.init_model_fn(jax.random.PRNGKey(0))
+  batch = {k: jnp.asarray(v) for k, v in fastmri_fixtures.real_batch('eval_train', batch_size=4).items()}
+
+  def gradients():
+    def loss(p):
+      outputs, _ = jax_workload.model_fn(p, batch, None, spec.ForwardPassMode.TRAIN, None, False)
+      return jax_workload.loss_fn(batch['targets'], outputs)['summed']
+    return jax.tree.leaves(jax.jit(jax.grad(loss))(params))
+
+  unrolled = gradients()
+  monkeypatch.setattr(jax_models, 'NARROW_CHANNEL_PAIRS', 0)
+  for value, expected in zip(unrolled, gradients()):
+    np.testing.assert_allclose(value, expected, rtol=0, atol=1e-5 * np.abs(expected).max())

@@ -97,6 +97,23 @@ def test_train_batches_are_a_pure_function_of_seed_and_step_with_fixed_masks_per
   assert not np.array_equal(next(other)['inputs'], first['inputs'])
 
 
+def test_processed_slices_are_kept_and_equal_to_slices_processed_afresh():
+  """The kept slices are what process_slice makes with each slice's own mask, and a batch is a new array."""
+  workload = registry.import_workload('fastmri', 'jax', scale='smoke')
+  source = workload._source(fastmri_fixtures.DATA_DIR, 'train')  # pylint: disable=protected-access
+  assert source.in_memory
+  for seed, rng_of in ((5, lambda i: input_pipeline.example_rng(5, i)),
+                       (None, lambda i: np.random.RandomState(input_pipeline.EVAL_SEED))):
+    slices = input_pipeline.ProcessedSlices(source, seed)
+    first = slices.batch([3, 1])
+    first['inputs'][:] = 0.0  # A consumer writing into its batch leaves the kept slices alone.
+    again = slices.batch([3, 1])
+    assert slices.example(3) is slices.example(3)
+    fresh = [input_pipeline.process_slice(*source.read(i), rng_of(i)) for i in (3, 1)]
+    for key, value in again.items():
+      np.testing.assert_array_equal(value, np.stack([e[key] for e in fresh]), err_msg=key)
+
+
 def test_eval_splits_are_padded_masked_fixed_and_from_disjoint_volumes():
   workload = registry.import_workload('fastmri', 'jax', scale='lite')
   queue = workload._build_numpy_queue(None, 'validation', fastmri_fixtures.DATA_DIR, 16)  # pylint: disable=protected-access

@@ -100,15 +100,17 @@ class BaseFastMRIWorkload(ScaledWorkload):
     source = self._source(data_dir, split)
     if split == 'train':
       seed = prng.to_seed(data_rng)
+      slices = input_pipeline.ProcessedSlices(source, seed)
       return array_pipeline.train_batches(
           {'index': np.arange(len(source))}, global_batch_size, seed, start_step=start_step,
-          transform=lambda batch, _: input_pipeline.make_batch(source, batch['index'], seed))
+          transform=lambda batch, _: slices.batch(batch['index']))
     num_examples = min(self._split_size(split), len(source))
+    slices = input_pipeline.ProcessedSlices(source, seed=None)  # Kept across the replays of every eval.
 
     def batches():
       for start in range(0, num_examples, global_batch_size):
         rows = range(start, min(start + global_batch_size, num_examples))
-        yield data_utils.pad_batch(input_pipeline.make_batch(source, rows, seed=None), global_batch_size)
+        yield data_utils.pad_batch(slices.batch(rows), global_batch_size)
 
     return ReplayableIterator(batches)
 
