@@ -150,8 +150,8 @@ def pack(graphs: Graphs, indices: np.ndarray, budget: Budget, node_base: int = 0
   bond_start = np.cumsum(n_bond) - n_bond
   node_rows = np.repeat(graphs.node_offsets[indices] - node_start, n_node) + np.arange(total_nodes)
   bond_rows = np.repeat(graphs.bond_offsets[indices] - bond_start, n_bond) + np.arange(total_bonds)
-  offset = np.repeat(node_start, n_bond) + node_base
-  src, dst = graphs.edge_index[bond_rows, 0] + offset, graphs.edge_index[bond_rows, 1] + offset
+  # Row gathers with np.take: several times faster than fancy indexing for these narrow rows.
+  src, dst = (np.take(graphs.edge_index, bond_rows, axis=0) + np.repeat(node_start + node_base, n_bond)[:, None]).T
   # Edge slots: graph j's bonds at 2*bond_start_j + k, their reverses right after them.
   forward = np.arange(total_bonds) + np.repeat(bond_start, n_bond)
   backward = forward + np.repeat(n_bond, n_bond)
@@ -160,16 +160,18 @@ def pack(graphs: Graphs, indices: np.ndarray, budget: Budget, node_base: int = 0
   receivers = np.full(budget.n_edge, pad_node, np.int32)
   senders[forward], receivers[forward] = src, dst
   senders[backward], receivers[backward] = dst, src
+  edge_rows = np.empty(2 * total_bonds, np.int64)  # Each edge slot's bond (both directions share its features).
+  edge_rows[forward] = edge_rows[backward] = bond_rows
   edges = np.zeros((budget.n_edge, 3), np.float32)
-  edges[forward] = edges[backward] = graphs.edge_feat[bond_rows]
+  np.take(graphs.edge_feat, edge_rows, axis=0, out=edges[:2 * total_bonds])
   nodes = np.zeros((budget.n_node, 9), np.float32)
-  nodes[:total_nodes] = graphs.node_feat[node_rows]
+  np.take(graphs.node_feat, node_rows, axis=0, out=nodes[:total_nodes])
   counts_node = np.zeros(budget.n_graph, np.int32)
   counts_edge = np.zeros(budget.n_graph, np.int32)
   counts_node[:g], counts_node[g] = n_node, budget.n_node - total_nodes
   counts_edge[:g], counts_edge[g] = 2 * n_bond, budget.n_edge - 2 * total_bonds
   labels = np.zeros((budget.n_graph, NUM_TASKS), np.float32)
-  labels[:g] = graphs.labels[indices]
+  np.take(graphs.labels, indices, axis=0, out=labels[:g])
   weights = np.zeros_like(labels)
   weights[:g] = ~np.isnan(labels[:g])
   return {'inputs': {'nodes': nodes, 'edges': edges, 'senders': senders, 'receivers': receivers,
@@ -179,6 +181,8 @@ def pack(graphs: Graphs, indices: np.ndarray, budget: Budget, node_base: int = 0
 
 def concat(sub_batches: List[Dict]) -> Batch:
   """The global batch: sub-batches one after another (their node indices are already global)."""
+  if len(sub_batches) == 1:
+    return sub_batches[0]  # One device: nothing to join, nothing to copy.
   inputs = {k: np.concatenate([b['inputs'][k] for b in sub_batches]) for k in sub_batches[0]['inputs']}
   return {'inputs': inputs, 'targets': np.concatenate([b['targets'] for b in sub_batches]),
           'weights': np.concatenate([b['weights'] for b in sub_batches])}

@@ -78,6 +78,49 @@ def test_edges_are_made_bidirectional_with_shared_features():
   np.testing.assert_array_equal(inputs['nodes'][inputs['n_node'][0]], graphs.node_feat[offset])
 
 
+def _pad(parts, size, value):
+  """The parts one after another, then `value` up to `size` rows."""
+  rows = np.concatenate(parts)
+  return np.concatenate([rows, np.full((size - len(rows),) + rows.shape[1:], value)])
+
+
+def _pack_graph_by_graph(graphs, indices, budget, node_base):
+  """pack's layout built one graph at a time (the reference for its vectorised gathers)."""
+  nodes, edges, senders, receivers = [], [], [], []
+  base = node_base
+  for i in indices:
+    bonds = slice(graphs.bond_offsets[i], graphs.bond_offsets[i + 1])
+    src, dst = graphs.edge_index[bonds, 0] + base, graphs.edge_index[bonds, 1] + base
+    senders += [src, dst]
+    receivers += [dst, src]
+    edges += [graphs.edge_feat[bonds]] * 2
+    nodes.append(graphs.node_feat[graphs.node_offsets[i]:graphs.node_offsets[i + 1]])
+    base += graphs.num_nodes[i]
+  labels = _pad([graphs.labels[indices]], budget.n_graph, np.nan)
+  n_node, n_edge = graphs.num_nodes[indices], 2 * graphs.num_bonds[indices]
+  return {'nodes': _pad(nodes, budget.n_node, 0), 'edges': _pad(edges, budget.n_edge, 0),
+          'senders': _pad(senders, budget.n_edge, base), 'receivers': _pad(receivers, budget.n_edge, base),
+          # Every padding node and edge in the first padding graph.
+          'n_node': _pad([n_node, [budget.n_node - n_node.sum()]], budget.n_graph, 0),
+          'n_edge': _pad([n_edge, [budget.n_edge - n_edge.sum()]], budget.n_graph, 0),
+          'targets': np.nan_to_num(labels), 'weights': np.isfinite(labels)}
+
+
+@pytest.mark.parametrize('node_base', [0, 1_000])
+def test_pack_matches_a_graph_by_graph_reference(node_base):
+  graphs = input_pipeline.load(DATA_DIR)
+  budget = input_pipeline.Budget(32)
+  order = np.random.RandomState(0).permutation(graphs.splits['train'])[:400]
+  starts = input_pipeline.chunk_boundaries(graphs, order, budget)
+  for a, b in zip(starts[:-1], starts[1:]):
+    packed = input_pipeline.pack(graphs, order[a:b], budget, node_base)
+    expected = _pack_graph_by_graph(graphs, order[a:b], budget, node_base)
+    for key, value in {**packed['inputs'], 'targets': packed['targets'], 'weights': packed['weights']}.items():
+      np.testing.assert_array_equal(value, expected[key], err_msg=key)
+    assert packed['inputs']['nodes'].dtype == packed['inputs']['edges'].dtype == np.float32
+    assert packed['inputs']['senders'].dtype == packed['inputs']['receivers'].dtype == np.int32
+
+
 def test_greedy_batching_stops_at_the_node_budget():
   graphs = input_pipeline.load(DATA_DIR)
   order = np.argsort(-graphs.num_nodes)[:50]  # The largest molecules fill the node budget first.

@@ -2,9 +2,12 @@
 
 Input widths are fixed ahead (no lazy layers): the first step sees the embeddings and the zero globals
 (num_outputs wide); later steps see the MLP outputs (hidden_dims[-1] wide) everywhere.
+
+As in jax/models.py (PartsDense), a node's or graph's row repeated per edge (or per node) is projected before
+it is gathered, by its slice of the MLP's first weight (_parts_linear).
 """
 import collections
-from typing import Dict, Sequence
+from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -17,6 +20,24 @@ ACTIVATIONS = {
     'gelu': lambda: nn.GELU(approximate='tanh'),  # Flax's nn.gelu.
     'silu': nn.SiLU,
 }
+
+
+# An MLP input: (rows, None), or (table, index) for the rows table[index] (a node's or graph's row per edge or node).
+Part = Tuple[torch.Tensor, Optional[torch.Tensor]]
+
+
+def _parts_linear(linear: nn.Linear, parts: Sequence[Part]) -> torch.Tensor:
+  """linear(cat([x if index is None else x[index] for x, index in parts], -1)) without the concatenation: the
+  sum of each part times its slice of the weight, a gathered part projected before its gather (on the table's
+  few rows rather than the index's many)."""
+  weights = linear.weight.split([x.shape[1] for x, _ in parts], dim=1)
+  y = None
+  for (x, index), weight in zip(parts, weights):
+    projected = F.linear(x, weight, linear.bias if y is None else None)
+    if index is not None:
+      projected = projected.index_select(0, index)  # Not x[index]: index_select's backward is a cheap index_add_.
+    y = projected if y is None else y.add_(projected)  # In place: no backward reads y.
+  return y
 
 
 class MLP(nn.Module):
@@ -33,9 +54,13 @@ class MLP(nn.Module):
     self.layers = nn.ModuleDict(layers)
     self.num_layers = len(hidden_dims)
 
-  def forward(self, x: torch.Tensor, dropout_rate: float) -> torch.Tensor:
+  def forward(self, parts: Sequence[Part], dropout_rate: float) -> torch.Tensor:
+    """The MLP of the concatenated parts (see _parts_linear)."""
+    x = _parts_linear(self.layers['dense_0'], parts)
     for i in range(self.num_layers):
-      x = self.layers[f'act_{i}'](self.layers[f'norm_{i}'](self.layers[f'dense_{i}'](x)))
+      if i:
+        x = self.layers[f'dense_{i}'](x)
+      x = self.layers[f'act_{i}'](self.layers[f'norm_{i}'](x))
       x = F.dropout(x, p=dropout_rate, training=self.training)
     return x
 
@@ -53,14 +78,14 @@ class GraphNetworkStep(nn.Module):
   def forward(self, nodes, edges, globals_, graph, dropout_rate: float):
     senders, receivers, node_graph, edge_graph = graph
     num_nodes, num_graphs = nodes.shape[0], globals_.shape[0]
-    gather = torch.index_select  # Its backward is an index_add_, much cheaper on CPU than x[idx]'s.
-    edges = self.edge_mlp(torch.cat([edges, gather(nodes, 0, senders), gather(nodes, 0, receivers),
-                                     gather(globals_, 0, edge_graph)], -1), dropout_rate)
-    nodes = self.node_mlp(torch.cat([nodes, _segment_sum(edges, senders, num_nodes),
-                                     _segment_sum(edges, receivers, num_nodes), gather(globals_, 0, node_graph)], -1),
+    edges = self.edge_mlp([(edges, None), (nodes, senders), (nodes, receivers), (globals_, edge_graph)],
                           dropout_rate)
-    globals_ = self.global_mlp(torch.cat([_segment_sum(nodes, node_graph, num_graphs),
-                                          _segment_sum(edges, edge_graph, num_graphs), globals_], -1), dropout_rate)
+    nodes = self.node_mlp([(torch.cat([nodes, _segment_sum(edges, senders, num_nodes),
+                                       _segment_sum(edges, receivers, num_nodes)], -1), None),
+                           (globals_, node_graph)], dropout_rate)
+    globals_ = self.global_mlp([(torch.cat([_segment_sum(nodes, node_graph, num_graphs),
+                                            _segment_sum(edges, edge_graph, num_graphs), globals_], -1), None)],
+                               dropout_rate)
     return nodes, edges, globals_
 
 
