@@ -69,13 +69,13 @@ ALGORITHMS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'targe
 # suite's four workloads a few seconds each, every other at most 120 s). MNIST: 5,860 = round(0.75 x 7,813), the
 # full workload's target-setting step count (0.75 x its step_hint), since the lite model is the full one on fewer
 # digits. A lite MNIST step costs 0.2-0.3 ms in JAX and ~0.5 ms in PyTorch, the slower, which sets it: a 4.5 s
-# budget (fewer steps would leave less than the JAX compile of CASPR under load, stop 24's note). OGBG and fastMRI: enough
-# steps that the target lies well above what an untrained model scores (OGBG, 1,337 validation graphs: at most
-# 0.62 mAP at step 1 over 85 runs, the target 0.76 at 600 steps, which 40 steps could not approach; fastMRI: the
-# zero-filled inputs score 0.692 SSIM, which 30 steps did not reach, and the 200-step protocol's target was 0.792;
-# 150 steps since stop 30, to shorten the main job, with an eval at ~15 % of a trial at its period). CIFAR: 400 PyTorch steps take ~19.5 s; at
-# 300 an eval (0.35 s on 1,800 images) would cost ~21 % of a trial at a tenth of the time to target (derive.py's
-# rule).
+# budget (fewer steps would leave less than the JAX compile of CASPR under load, stop 24's note). OGBG and
+# fastMRI: enough steps that the target lies well above what an untrained model scores (OGBG, 1,337 validation
+# graphs: at most 0.62 mAP at step 1 over 85 runs, the target 0.76 at 600 steps, which 40 steps could not
+# approach; fastMRI: the zero-filled inputs score 0.692 SSIM, which 30 steps did not reach, and the 200-step
+# protocol's target was 0.792; 150 steps since stop 30, to shorten the main job, with an eval at ~15 % of a
+# trial at its period). CIFAR: 400 PyTorch steps take ~19.5 s; at 300 an eval (0.35 s on 1,800 images) would
+# cost ~21 % of a trial at a tenth of the time to target (derive.py's rule).
 DEFAULT_STEPS = {
     'mnist': 5_860, 'criteo1tb': 100, 'ogbg': 600, 'fastmri': 150, 'cifar': 400, 'imagenet_resnet': 300,
     'imagenet_vit': 300, 'librispeech_conformer': 300, 'librispeech_deepspeech': 300, 'wmt': 300,
@@ -87,7 +87,6 @@ DEFAULT_EVAL_PERIOD_SEC = {'mnist': 0.1, 'criteo1tb': 0.2, 'ogbg': 1.0, 'fastmri
 # The probe of step 0: the first point of this algorithm's search, in each framework.
 PROBE_ALGORITHM = 'nadamw'
 JAX_CACHE_ENV = 'ALGOPERF_JAX_CACHE_DIR'
-SETTINGS = ('workload', 'scale', 'framework', 'num_trials', 'num_seeds', 'steps', 'eval_period_sec', 'seed')
 
 
 def default_output(workload: str) -> str:
@@ -221,8 +220,8 @@ def main(argv):
   experiments_root = resolve_user_path(FLAGS.experiment_dir or '~/algoperf_experiments/set_targets')
   data_dir = resolve_user_path(FLAGS.data_dir)
   command = ' '.join(['bazel run //tools:set_targets --'] + sys.argv[1:])
-  metric = registry.workload_class(workload, derive.FRAMEWORKS[0]).target_metric_name
-  minimized = registry.workload_class(workload, derive.FRAMEWORKS[0]).target_metric_minimized
+  workload_class = registry.workload_class(workload, derive.FRAMEWORKS[0])  # Both frameworks score alike.
+  metric, minimized = workload_class.target_metric_name, workload_class.target_metric_minimized
   workload_kwargs = lite_targets.target_setting_kwargs(steps, eval_period)
   started = time.time()
 
@@ -337,15 +336,15 @@ def main(argv):
     if FLAGS.retime_reruns:
       replaced = {k: record['runs'].pop(k) for k in sorted(record['runs']) if k.startswith('rerun/')}
       record.setdefault('replaced_reruns', []).append({'replaced': now(), 'runs': replaced})
-    if executor is not None:  # The re-runs: fresh processes without the compilation cache (module docstring).
-      executor.close()
-      os.environ[JAX_CACHE_ENV] = 'off'
-      executor = trial_process.executor_from_flags(FLAGS)
     print(f'best configuration: {best_id} (validation/{metric} {best["best_validation"]:.4f}): '
           f'{json.dumps(best["hyperparameters"])}', flush=True)
-    reruns = [run(f'rerun/seed_{k + 1}', best['hyperparameters'],
-                  tuning.trial_seed(FLAGS.seed, 'target_setting_rerun', workload, 0, k))
-              for k in range(FLAGS.num_seeds)]
+    with without_compilation_cache():  # The re-runs: fresh processes, each paying its compile (docstring).
+      if executor is not None:
+        executor.close()
+        executor = trial_process.executor_from_flags(FLAGS)
+      reruns = [run(f'rerun/seed_{k + 1}', best['hyperparameters'],
+                    tuning.trial_seed(FLAGS.seed, 'target_setting_rerun', workload, 0, k))
+                for k in range(FLAGS.num_seeds)]
   finally:
     if executor is not None:
       executor.close()
@@ -366,8 +365,8 @@ def main(argv):
   record['provenance']['invocations'][-1].update(finished=now(), load_average_at_end=load_average())
   write_json(output, record)
   t = record['targets']
-  print(f'{workload} {FLAGS.scale} ({framework}) targets: validation/{metric} {t["validation_target_value"]:.6g}, test/{metric} '
-        f'{t["test_target_value"]:.6g}; budget {t["max_allowed_runtime_sec"]} s, eval period '
+  print(f'{workload} {FLAGS.scale} ({framework}) targets: validation/{metric} {t["validation_target_value"]:.6g}, '
+        f'test/{metric} {t["test_target_value"]:.6g}; budget {t["max_allowed_runtime_sec"]} s, eval period '
         f'{t["eval_period_time_sec"]} s, step_hint {t["step_hint"]} ({result["derivation"]["num_reached_validation_target"]}'
         f'/{len(reruns)} re-runs reached; median re-run runtime {result["derivation"]["median_rerun_runtime_sec"]:.1f} s); '
         f'written to {output} in {time.time() - started:.0f}s', flush=True)
