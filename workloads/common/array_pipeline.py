@@ -27,7 +27,9 @@ def train_batches(arrays: Batch, batch_size: int, seed: int, start_step: int = 0
       epoch = this_epoch
       cached_perm = np.random.RandomState((seed + 7_919 * epoch) % (2**31 - 1)).permutation(n)
     rows = np.sort(cached_perm[index * batch_size:(index + 1) * batch_size])
-    batch = {k: v[rows] for k, v in arrays.items()}
+    # take() gathers whole rows of a multi-dimensional array about twice as fast as fancy indexing (same copy).
+    batch = {k: v.take(rows, axis=0) if isinstance(v, np.ndarray) and v.ndim > 1 else v[rows]
+             for k, v in arrays.items()}
     if transform is not None:
       batch = transform(batch, np.random.RandomState((seed + 104_729 * step) % (2**31 - 1)))
     batch.setdefault('weights', np.ones(batch_size, dtype=np.float32))

@@ -15,7 +15,11 @@ class PyTorchWorkloadMixin:
 
   @property
   def device(self) -> torch.device:
-    return pytorch_utils.pytorch_setup()[2]
+    # Fixed for the process (LOCAL_RANK and the GPUs): looked up once, not for every batch.
+    device = self.__dict__.get('_torch_device')
+    if device is None:
+      device = self._torch_device = pytorch_utils.pytorch_setup()[2]
+    return device
 
   def _place_model(self, model: torch.nn.Module) -> torch.nn.Module:
     """Moves a new model to the device and wraps it in DDP under torchrun.

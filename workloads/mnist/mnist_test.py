@@ -49,6 +49,19 @@ def test_forward_outputs_match_on_mapped_weights():
   np.testing.assert_allclose(np.asarray(jax_logits), torch_logits.numpy(), atol=1e-5)
 
 
+def test_forward_is_the_sequential_bit_for_bit():
+  # Model.forward calls the layers' ops directly (a speed-up); it must stay the Sequential's computation.
+  _, torch_workload = _workloads()
+  prng.set_framework('pytorch')
+  model, _ = torch_workload.init_model_fn(prng.PRNGKey(3))
+  x = torch.from_numpy(np.random.RandomState(2).normal(size=(16, 28, 28, 1)).astype(np.float32))
+  logits = model(x)
+  assert torch.equal(logits, model.net(x.reshape(16, -1)))
+  grads = torch.autograd.grad(logits.square().sum(), list(model.parameters()))
+  reference = torch.autograd.grad(model.net(x.reshape(16, -1)).square().sum(), list(model.parameters()))
+  assert all(torch.equal(g, r) for g, r in zip(grads, reference))
+
+
 def test_losses_match_with_label_smoothing_and_mask():
   jax_workload, torch_workload = _workloads()
   rs = np.random.RandomState(1)
