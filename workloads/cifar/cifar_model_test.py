@@ -5,6 +5,7 @@ import os
 # Smoke shapes: XLA's compile time, not run time, dominates; set before JAX is imported.
 os.environ.setdefault('XLA_FLAGS', '--xla_backend_optimization_level=0')
 
+from flax import linen as nn  # pylint: disable=wrong-import-position
 import jax  # pylint: disable=wrong-import-position
 import jax.numpy as jnp
 import numpy as np
@@ -17,6 +18,7 @@ from workloads import registry
 from workloads.common import lite_targets
 from workloads.cifar import smoke_data
 from workloads.cifar import weight_mapping
+from workloads.cifar.jax import models as jax_models
 from workloads.common import param_count
 
 FULL_PARAMS, FULL_TENSORS = 11_173_962, 62  # spec/variants.md §1 and §3.
@@ -185,3 +187,12 @@ def test_eval_metrics_match_on_the_fixture(twins):
   assert jax_metrics['validation/num_examples'] == 4 and jax_metrics['test/num_examples'] == 4
   assert 0.0 <= jax_metrics['validation/accuracy'] <= 1.0
   assert np.isfinite(jax_metrics['validation/loss']) and jax_metrics['validation/loss'] > 0
+
+
+def test_jax_relu_matches_flax_relu_in_values_and_gradient():
+  """The select-based ReLU of the Flax model (written for XLA's fusion, see models.relu) is nn.relu."""
+  x = jnp.asarray(np.concatenate([np.random.RandomState(0).normal(size=64), [0.0, -0.0, 1e-38, -1e-38]]),
+                  jnp.float32)
+  np.testing.assert_array_equal(jax_models.relu(x), nn.relu(x))
+  grad = lambda f: jax.grad(lambda v: jnp.sum(f(v) * jnp.arange(1.0, v.size + 1)))(x)
+  np.testing.assert_array_equal(grad(jax_models.relu), grad(nn.relu))

@@ -18,6 +18,19 @@ import jax.numpy as jnp
 PAD_1 = ((1, 1), (1, 1))
 
 
+def relu(x: jnp.ndarray) -> jnp.ndarray:
+  """max(x, 0) written as a select: the same values and gradient as nn.relu (0 at x = 0), cheaper on CPU.
+
+  Each conv's kernel gradient needs its input transposed batch-minor. XLA copies an op that reads one
+  array, like nn.relu's max(x, 0) and the BN before it, into every consumer fusion, so each of those
+  transposes re-ran BN + ReLU in transposed order: ~5x slower than transposing the stored activation,
+  about a third of the lite train step's op time. XLA does not copy an op that reads two arrays (here
+  the mask and x) when one consumer (the next conv) needs it stored anyway, so the transposes read the
+  stored activation: the lite step takes ~14 % less CPU time.
+  """
+  return jnp.where(x > 0, x, 0)
+
+
 class ResNetBlock(nn.Module):
   """conv3x3(stride) - BN - act - conv3x3 - BN(gamma0) (+ projection) - add - act."""
   filters: int
@@ -44,7 +57,7 @@ class ResNet(nn.Module):
   num_classes: int = 10
   num_filters: int = 64
   stage_sizes: Sequence[int] = (2, 2, 2, 2)
-  act: Callable = nn.relu
+  act: Callable = relu
   bn_init_scale: float = 0.0
 
   @nn.compact
