@@ -6,6 +6,7 @@ from submissions.common import schedules
 
 train_step = pytorch_train.train_step
 log_every = pytorch_train.log_every
+logs_at = pytorch_train.logs_at
 
 
 def NAdamW(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, power=2.0):  # pylint: disable=invalid-name

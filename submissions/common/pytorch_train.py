@@ -82,6 +82,5 @@ def update(workload: spec.Workload, model: torch.nn.Module, model_state, batch, 
   optimizer_state['optimizer'].step()
   if optimizer_state.get('scheduler') is not None:
     optimizer_state['scheduler'].step()
-  if log:
-    log_every(workload, global_step, loss, grad_norm)
+  log_every(workload, global_step, loss, grad_norm)
   return optimizer_state, model, new_model_state

@@ -44,7 +44,8 @@ def update_params(workload: spec.Workload, current_param_container: spec.Paramet
   loss, grad_norm, new_model_state = pytorch_nadamw.train_step(
       workload, current_param_container, model_state, batch, optimizer_state['optimizer'], rng,
       label_smoothing=getattr(hyperparameters, 'label_smoothing', 0.0),
-      dropout_rate=getattr(hyperparameters, 'dropout_rate', None), grad_clip=None)
+      dropout_rate=getattr(hyperparameters, 'dropout_rate', None), grad_clip=None,
+      compute_grad_norm=pytorch_nadamw.logs_at(workload, global_step))  # The norm is only logged.
   optimizer_state['optimizer'].step()
   optimizer_state['scheduler'].step()
   pytorch_nadamw.log_every(workload, global_step, loss, grad_norm)

@@ -66,7 +66,8 @@ def update_params(workload: spec.Workload, current_param_container: spec.Paramet
   loss, grad_norm, new_model_state = pytorch_nadamw.train_step(
       workload, model, model_state, batch, optimizer, rng,
       label_smoothing=getattr(hyperparameters, 'label_smoothing', 0.0),
-      dropout_rate=getattr(hyperparameters, 'dropout_rate', None), grad_clip=None)
+      dropout_rate=getattr(hyperparameters, 'dropout_rate', None), grad_clip=None,
+      compute_grad_norm=pytorch_nadamw.logs_at(workload, global_step))  # The norm is only logged.
   if optimizer.form == 'v0.5':
     optimizer.to_x()
   optimizer.step()

@@ -38,10 +38,12 @@ def update_params(workload: spec.Workload, current_param_container: spec.Paramet
   del current_params_types, hyperparameters, loss_type, eval_results, train_state
   optimizer, model = optimizer_state['optimizer'], current_param_container
   kwargs = dict(label_smoothing=prodigy.LABEL_SMOOTHING, dropout_rate=None, grad_clip=None)
-  pytorch_nadamw.train_step(workload, model, model_state, batch, optimizer, rng, **kwargs)  # At x, discarded.
+  pytorch_nadamw.train_step(workload, model, model_state, batch, optimizer, rng, compute_grad_norm=False,
+                           **kwargs)  # At x, discarded.
   optimizer.to_y()
-  loss, grad_norm, new_model_state = pytorch_nadamw.train_step(workload, model, model_state, batch, optimizer,
-                                                               rng, **kwargs)
+  loss, grad_norm, new_model_state = pytorch_nadamw.train_step(
+      workload, model, model_state, batch, optimizer, rng,
+      compute_grad_norm=pytorch_nadamw.logs_at(workload, global_step), **kwargs)  # The norm is only logged.
   optimizer.to_x()
   optimizer.step(global_step)
   pytorch_nadamw.log_every(workload, global_step, loss, grad_norm)
