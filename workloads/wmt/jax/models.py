@@ -68,10 +68,69 @@ class MlpBlock(nn.Module):
     return nn.Dropout(rate=self.dropout_rate)(out, deterministic=deterministic)
 
 
+def _one_query_attention(query, key, value, mask=None, dropout_rate: float = 0.0, deterministic: bool = True,
+                         **kwargs):
+  """nn.dot_product_attention for a decoding step (one query position) as broadcast multiply-and-sum.
+
+  XLA on CPU runs the einsum form as N*heads tiny (1 x depth) matmuls, ~5x slower for the lite cache; the
+  same sums (up to float rounding). Anything else goes to nn.dot_product_attention.
+  """
+  if query.shape[-3] != 1 or (dropout_rate > 0 and not deterministic):
+    return nn.dot_product_attention(query, key, value, mask=mask, dropout_rate=dropout_rate,
+                                    deterministic=deterministic, **kwargs)
+  query = query / jnp.sqrt(query.shape[-1]).astype(query.dtype)
+  logits = jnp.sum(query * key, axis=-1)  # (N, L, heads)
+  if mask is not None:  # (N, 1 or heads, 1, L) -> (N, L, 1 or heads)
+    logits = jnp.where(jnp.swapaxes(mask[..., 0, :], -1, -2), logits, jnp.finfo(logits.dtype).min)
+  weights = jax.nn.softmax(logits, axis=-2)
+  return jnp.sum(weights[..., None] * value, axis=-3, keepdims=True)  # (N, 1, heads, depth)
+
+
 def _attention(cfg: TransformerConfig, dropout_rate: float, deterministic: bool, decode: bool = False):
   return nn.MultiHeadDotProductAttention(
       num_heads=cfg.num_heads, qkv_features=cfg.qkv_dim, use_bias=False, kernel_init=_KERNEL_INIT,
-      broadcast_dropout=False, dropout_rate=dropout_rate, deterministic=deterministic, decode=decode)
+      broadcast_dropout=False, dropout_rate=dropout_rate, deterministic=deterministic, decode=decode,
+      attention_fn=_one_query_attention if decode else nn.dot_product_attention)
+
+
+def _head_projection(cfg: TransformerConfig, name: Optional[str] = None) -> nn.DenseGeneral:
+  """d -> (heads, head_dim), as MultiHeadDotProductAttention projects queries, keys and values."""
+  return nn.DenseGeneral(features=(cfg.num_heads, cfg.qkv_dim // cfg.num_heads), axis=-1, use_bias=False,
+                         kernel_init=_KERNEL_INIT, name=name)
+
+
+def cross_attention_memory(params, encoded: jnp.ndarray, cfg: TransformerConfig):
+  """Per decoder layer, the cross-attention (keys, values) (B, L, heads, head_dim) of the encoder output.
+
+  Beam search projects them once per batch, for the un-repeated examples, instead of at every step for
+  every beam; `DecodeCrossAttention` reads them.
+  """
+  memory = []
+  for i in range(cfg.num_layers):
+    attention = params['decoder'][f'encoderdecoderblock_{i}']['MultiHeadDotProductAttention_1']
+    memory.append(tuple(_head_projection(cfg).apply({'params': attention[name]}, encoded)
+                        for name in ('key', 'value')))
+  return tuple(memory)
+
+
+class DecodeCrossAttention(nn.Module):
+  """Cross-attention while decoding, on the parameters of the MultiHeadDotProductAttention it stands in for.
+
+  Keys and values come projected (`cross_attention_memory`) for B examples; the N = B*K query rows are the
+  K beams of each example in turn, so each example's K*T queries attend to its memory as one batch entry
+  (no causal mask here: every query is independent of the others, the same numbers as per row).
+  """
+  config: TransformerConfig
+
+  @nn.compact
+  def __call__(self, inputs_q: jnp.ndarray, memory, mask: jnp.ndarray) -> jnp.ndarray:
+    key, value = memory
+    query = _head_projection(self.config, 'query')(inputs_q)  # (N, T, H, D)
+    x = nn.dot_product_attention(query.reshape((key.shape[0], -1) + query.shape[2:]), key, value, mask=mask,
+                                 deterministic=True)
+    x = x.reshape(query.shape)
+    return nn.DenseGeneral(features=inputs_q.shape[-1], axis=(-2, -1), use_bias=False, kernel_init=_KERNEL_INIT,
+                           name='out')(x)
 
 
 class Encoder1DBlock(nn.Module):
@@ -104,7 +163,10 @@ class EncoderDecoder1DBlock(nn.Module):
     cfg = self.config
     drop = nn.Dropout(rate=self.dropout_rate)
     self_attention = _attention(cfg, self.dropout_rate, deterministic, decode=self.decode)
-    cross_attention = _attention(cfg, self.dropout_rate, deterministic)
+    if self.decode:  # `encoded` is this layer's projected (keys, values); the same parameter names.
+      cross_attention = DecodeCrossAttention(cfg, name='MultiHeadDotProductAttention_1')
+    else:
+      cross_attention = _attention(cfg, self.dropout_rate, deterministic)
     mlp = MlpBlock(cfg, self.dropout_rate)
     t = cfg.attention_temp
     if cfg.pre_ln:
@@ -154,7 +216,7 @@ class Decoder(nn.Module):
     y = nn.Dropout(rate=self.dropout_rate)(y, deterministic=deterministic)
     for i in range(cfg.num_layers):
       y = EncoderDecoder1DBlock(cfg, self.dropout_rate, self.decode, name=f'encoderdecoderblock_{i}')(
-          y, encoded, decoder_mask, encdec_mask, deterministic)
+          y, encoded[i] if self.decode else encoded, decoder_mask, encdec_mask, deterministic)
     if cfg.pre_ln:
       y = _layer_norm('encoderdecoder_layernorm')(y)
     # Logits through the shared embedding, scaled by 1/sqrt(d); no output projection or bias.
@@ -182,9 +244,11 @@ class Transformer(nn.Module):
 
   def decode_targets(self, encoded, inputs, targets, targets_positions=None, inputs_segmentation=None,
                      targets_segmentation=None, train: bool = False):
+    """With `decode`: `encoded` is `cross_attention_memory` of B examples, `inputs` their (B, L) source ids,
+    and `targets` (B*K, 1) holds the next token of each of their K beams (B*K, max_len to initialise)."""
     if self.decode:
       decoder_mask = None  # The cache masks the future positions.
-      encdec_mask = nn.make_attention_mask(jnp.ones_like(targets) > 0, inputs > 0)
+      encdec_mask = nn.make_attention_mask(jnp.ones((inputs.shape[0], 1), jnp.bool_), inputs > 0)
     else:
       decoder_mask = nn.combine_masks(nn.make_attention_mask(targets > 0, targets > 0),
                                       nn.make_causal_mask(targets))

@@ -15,6 +15,7 @@ from workloads.common.untimed_jit import untimed_jit
 from workloads.wmt import model_config
 from workloads.wmt import workload as base
 from workloads.wmt.jax import decode
+from workloads.wmt.jax import models
 from workloads.wmt.jax.models import Transformer
 
 
@@ -71,14 +72,15 @@ class WmtWorkload(JaxWorkloadMixin, base.BaseWmtWorkload):
     model = self._model(0.0)
     decoder = self._model(0.0, decode_mode=True)
     encoded = model.apply({'params': params}, inputs, method=Transformer.encode)
-    encoded = jnp.repeat(encoded, beams, axis=0)
-    beam_inputs = jnp.repeat(inputs, beams, axis=0)
-    targets = jnp.zeros((beam_inputs.shape[0], max_decode_len), jnp.int32)
-    cache_shapes = jax.eval_shape(lambda: decoder.init(jax.random.PRNGKey(0), beam_inputs, targets)['cache'])
+    # Cross-attention keys/values once per example, not per beam and step (the decoder's largest cost).
+    memory = models.cross_attention_memory(params, encoded, self.model_config)
+    targets = jnp.zeros((inputs.shape[0] * beams, max_decode_len), jnp.int32)
+    cache_shapes = jax.eval_shape(lambda: decoder.init(jax.random.PRNGKey(0), memory, inputs, targets,
+                                                       method=Transformer.decode_targets)['cache'])
     cache = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), cache_shapes)
 
     def step(ids, cache):
-      logits, variables = decoder.apply({'params': params, 'cache': cache}, encoded, beam_inputs, ids,
+      logits, variables = decoder.apply({'params': params, 'cache': cache}, memory, inputs, ids,
                                         method=Transformer.decode_targets, mutable=['cache'])
       return logits[:, 0], variables['cache']
 

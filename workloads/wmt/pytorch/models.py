@@ -113,13 +113,16 @@ class MultiheadAttention(nn.Module):
     # The temperature scales the queries (the Flax twin scales their input: the same without biases).
     q = self._heads(q * self.temperature)
     q = q / math.sqrt(q.shape[-1])
+    # Decoding keeps one memory per example for its K beams (rows b*K..b*K+K-1): the beams' queries
+    # attend to it together as one example's K*T queries (cross-attention has no causal mask).
+    q = q.reshape((k.shape[0], -1) + q.shape[2:])
     logits = torch.einsum('bqhd,bkhd->bhqk', q, k)
     if mask is not None:
       logits = logits.masked_fill(~mask, torch.finfo(logits.dtype).min)
     weights = torch.softmax(logits, dim=-1)
     weights = F.dropout(weights, dropout_rate, training=self.training and dropout_rate > 0)
     out = torch.einsum('bhqk,bkhd->bqhd', weights, v)
-    return self.out_proj(out.reshape(out.shape[0], out.shape[1], self.qkv_dim))
+    return self.out_proj(out.reshape(x.shape[0], x.shape[1], self.qkv_dim))
 
 
 class _Block(nn.Module):
@@ -274,12 +277,14 @@ class Transformer(nn.Module):
 
   # Incremental decoding (beam search) ---------------------------------------------------------
 
-  def init_cache(self, encoded: torch.Tensor, inputs: torch.Tensor, max_decode_len: int) -> Dict[str, Any]:
+  def init_cache(self, encoded: torch.Tensor, inputs: torch.Tensor, max_decode_len: int,
+                 beams: int = 1) -> Dict[str, Any]:
     """Per-layer key/value buffers of `max_decode_len` positions and the encoder's keys/values.
 
-    Row n of every buffer belongs to row n of `encoded`; beam search reorders the rows of 'key' and 'value'.
+    `encoded` (B, L, d) and `inputs` (B, L) hold each example once; the buffers have a row per beam,
+    n = b*beams + k, which beam search reorders. The encoder's keys/values are projected once here.
     """
-    n, heads, depth = encoded.shape[0], self.config.num_heads, self.config.qkv_dim // self.config.num_heads
+    n, heads, depth = encoded.shape[0] * beams, self.config.num_heads, self.config.qkv_dim // self.config.num_heads
     layers = []
     for layer in self.decoder.layers:
       memory_key, memory_value = layer.multihead_attn.memory_keys_values(encoded)

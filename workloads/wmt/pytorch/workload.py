@@ -70,8 +70,8 @@ class WmtWorkload(PyTorchWorkloadMixin, base.BaseWmtWorkload):
     model = _unwrap(params)
     model.eval()
     beams = model_config.BEAM_SIZE
-    beam_inputs = inputs.repeat_interleave(beams, dim=0)
-    cache = model.init_cache(model.encode(beam_inputs), beam_inputs, max_decode_len)
+    # Encoder and cross-attention keys/values once per example; the beams share them.
+    cache = model.init_cache(model.encode(inputs), inputs, max_decode_len, beams)
     out = decode.beam_search(model.decode_step, cache, inputs.shape[0], max_decode_len, beams, device=inputs.device)
     return out.cpu().numpy()
 
