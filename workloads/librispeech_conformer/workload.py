@@ -22,10 +22,12 @@ FULL = ScaleConfig(
 class BaseLibriSpeechConformerWorkload(BaseLibriSpeechWorkload):
   SCALES = {
       'full': FULL,
-      # A narrower, shallower Conformer on the lite data (librispeech_common/workload.py).
+      # A narrower, shallower Conformer on the lite data (librispeech_common/workload.py). Width 64: the second
+      # subsampling conv (width x width over a quarter of the frames) was 75-85 % of a width-128 step; at 64 a
+      # step costs 0.13 s in JAX and 0.075 s in PyTorch instead of 0.35 and 0.24.
       'lite': dataclasses.replace(
           LITE,
-          model={'encoder_dim': 128, 'num_attention_heads': 4, 'num_encoder_layers': 2,
+          model={'encoder_dim': 64, 'num_attention_heads': 4, 'num_encoder_layers': 2,
                  'batch_norm_momentum': LITE_BATCH_NORM_MOMENTUM}),
       'smoke': dataclasses.replace(
           SMOKE, model={'encoder_dim': 16, 'num_attention_heads': 2, 'num_encoder_layers': 1,
