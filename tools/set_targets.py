@@ -78,17 +78,17 @@ ALGORITHMS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'targe
 # cost ~21 % of a trial at a tenth of the time to target (derive.py's rule).
 DEFAULT_STEPS = {
     'mnist': 5_860, 'criteo1tb': 100, 'ogbg': 600, 'fastmri': 150, 'cifar': 400, 'imagenet_resnet': 300,
-    'imagenet_vit': 300, 'librispeech_conformer': 600, 'librispeech_deepspeech': 300, 'wmt': 300,
+    'imagenet_vit': 300, 'librispeech_conformer': 700, 'librispeech_deepspeech': 300, 'wmt': 300,
 }
 # Conformer: a CTC model sits on its blank-and-unigram plateau (train loss ~4.5 nats per token, WER 1.0) for
-# its first ~400 lite steps whatever the configuration (4 adamw points at 400 steps all ended at WER
-# 1.0; NAdamW at lr 0.004 first went below 1.0 at step ~450 and reached 0.92 by 600), so 600 steps is the
-# fewest that leave a target below the plateau; ~75 s of JAX steps, the slower framework there.
+# its first ~400 lite steps whatever the configuration (4 adamw points at 400 steps all ended at WER 1.0;
+# NAdamW at lr 0.004 first went below 1.0 at step ~450-500 and reached 0.95 by 600), so 700 steps leave a
+# target clearly below the plateau; ~61 s of JAX steps (the slower framework there) at 0.087 s each.
 # Seconds between evals during the protocol. MNIST: an eval costs 0.011 s at load ~1.5 and ~0.02 s at load ~3
 # (median eval_sec of the 5,860- and 1,500-step re-runs), so 0.1 s keeps evals at 10-17 % of the run (the rules'
 # 10-20 %, derive.py) while giving ~20 evals before the target (about 2 s in), so the period stays. Conformer:
-# an eval (64 + 41 + 51 utterances) costs 1.1-1.7 s, so 8 s keeps evals near 15 % of a run.
-DEFAULT_EVAL_PERIOD_SEC = {'mnist': 0.1, 'criteo1tb': 0.2, 'ogbg': 1.0, 'fastmri': 1.0, 'librispeech_conformer': 8.0}
+# an eval (64 + 31 + 35 utterances) costs ~0.8 s in JAX, so 5 s keeps evals near 15 % of a run.
+DEFAULT_EVAL_PERIOD_SEC = {'mnist': 0.1, 'criteo1tb': 0.2, 'ogbg': 1.0, 'fastmri': 1.0, 'librispeech_conformer': 5.0}
 # The probe of step 0: the first point of this algorithm's search, in each framework.
 PROBE_ALGORITHM = 'nadamw'
 JAX_CACHE_ENV = 'ALGOPERF_JAX_CACHE_DIR'
