@@ -175,6 +175,9 @@ def system_info(framework: str) -> Dict[str, Any]:
       'os.platform': platform.platform(),
       'cpu.count': os.cpu_count(),
       'git.commit': _git_commit(),
+      # What sets the CPU threads of the trial (unset: every core), e.g. trial_process.single_thread_env().
+      'env.OMP_NUM_THREADS': os.environ.get('OMP_NUM_THREADS'),
+      'env.XLA_FLAGS': os.environ.get('XLA_FLAGS'),
   }
   try:
     import psutil  # pylint: disable=import-outside-toplevel
@@ -186,7 +189,7 @@ def system_info(framework: str) -> Dict[str, Any]:
     info.update({'jax.version': jax.__version__, 'devices': [str(d) for d in jax.devices()]})
   else:
     import torch  # pylint: disable=import-outside-toplevel
-    info.update({'torch.version': torch.__version__,
+    info.update({'torch.version': torch.__version__, 'torch.num_threads': torch.get_num_threads(),
                  'gpu.count': torch.cuda.device_count() if torch.cuda.is_available() else 0})
   return info
 

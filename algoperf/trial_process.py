@@ -33,6 +33,14 @@ STDERR_TAIL_LINES = 40
 STDERR_NAME = 'stderr.log'
 
 
+def single_thread_env() -> Dict[str, str]:
+  """The variables that keep a trial process (torch and XLA on the CPU) on one thread: for trials run side
+  by side on one machine. XLA flags already set here are kept."""
+  xla = ' '.join(filter(None, [os.environ.get('XLA_FLAGS', ''),
+                               '--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1']))
+  return {'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1', 'OPENBLAS_NUM_THREADS': '1', 'XLA_FLAGS': xla}
+
+
 def _die_with_parent() -> None:
   """Linux: the kernel kills this worker when its parent dies (a SIGKILLed runner leaves no trial running)."""
   try:
@@ -43,11 +51,12 @@ def _die_with_parent() -> None:
     pass  # Not Linux: the worker notices a closed pipe at its next message instead.
 
 
-def _worker_main(conn, framework: str, parent_pid: int) -> None:
+def _worker_main(conn, framework: str, parent_pid: int, env: Optional[Dict[str, str]] = None) -> None:
   """The worker's loop: one TrialSpec in, one ('done' | 'error', ...) message out, until None arrives."""
   _die_with_parent()
   if os.getppid() != parent_pid:
     return  # The parent died before the death signal was armed.
+  os.environ.update(env or {})  # Before JAX or torch is imported: they read their thread counts once.
   import faulthandler  # pylint: disable=import-outside-toplevel
   from algoperf import runner  # pylint: disable=import-outside-toplevel
   faulthandler.enable()  # A fatal signal prints the Python stack to stderr, so trial.log shows where.
@@ -77,10 +86,10 @@ def _worker_main(conn, framework: str, parent_pid: int) -> None:
 
 class _Worker:
 
-  def __init__(self, framework: str):
+  def __init__(self, framework: str, env: Optional[Dict[str, str]] = None):
     context = multiprocessing.get_context('spawn')
     self.conn, child_conn = context.Pipe()
-    self.process = context.Process(target=_worker_main, args=(child_conn, framework, os.getpid()), daemon=True,
+    self.process = context.Process(target=_worker_main, args=(child_conn, framework, os.getpid(), env), daemon=True,
                                    name=f'trial-worker-{framework}')
     self.process.start()
     child_conn.close()
@@ -118,7 +127,9 @@ class TrialExecutor:
   """Runs TrialSpecs in worker processes, one reusable worker per framework (see the module docstring)."""
 
   def __init__(self, memory_gb: Optional[float] = None, timeout_sec: Optional[float] = None,
-               poll_sec: float = 0.05):
+               poll_sec: float = 0.05, env: Optional[Dict[str, str]] = None):
+    """env: variables set in the trial processes (over this process's), e.g. single_thread_env()."""
+    self.env = env
     self.memory_bytes = None if memory_gb is None else int(memory_gb * 2**30)
     self.memory_gb = memory_gb
     self.timeout_sec = timeout_sec
@@ -139,7 +150,7 @@ class TrialExecutor:
   def _worker(self, framework: str) -> _Worker:
     worker = self._workers.get(framework)
     if worker is None or not worker.process.is_alive():
-      worker = self._workers[framework] = _Worker(framework)
+      worker = self._workers[framework] = _Worker(framework, self.env)
     return worker
 
   def _discard(self, framework: str, graceful: bool) -> None:

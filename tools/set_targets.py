@@ -26,15 +26,17 @@ workloads/<folder>/lite_targets.json in the source tree) with its result, hyperp
 machine's load average, so the file is the provenance. Rerunning the same command skips the runs the file
 already holds (a run cut off midway starts again); other protocol settings than the file's are refused.
 """
+import concurrent.futures
 import contextlib
 import datetime
 import json
 import math
 import os
+import queue
 import shutil
 import sys
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from absl import app
 from absl import flags
@@ -61,6 +63,10 @@ flags.DEFINE_integer('seed', 0, 'Base seed of the Halton draws and of every run.
 flags.DEFINE_boolean('retime_reruns', False, 'Run the re-runs of the best configuration again (same seeds) and '
                      'derive again from them, e.g. when the machine is less loaded; the replaced records are kept '
                      'under "replaced_reruns".')
+flags.DEFINE_integer('search_workers', 1, 'Search runs side by side, each in its own trial process on one CPU '
+                     'thread (the re-runs, which set the budget, always run one at a time on every thread). On a '
+                     '2-core machine 2 about halves the search\'s wall time: a run\'s result at its fixed step '
+                     'budget does not depend on it, beyond which steps its time-based evals fall on.')
 trial_process.define_flags(flags)
 FLAGS = flags.FLAGS
 
@@ -78,17 +84,21 @@ ALGORITHMS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'targe
 # cost ~21 % of a trial at a tenth of the time to target (derive.py's rule).
 DEFAULT_STEPS = {
     'mnist': 5_860, 'criteo1tb': 100, 'ogbg': 600, 'fastmri': 150, 'cifar': 400, 'imagenet_resnet': 300,
-    'imagenet_vit': 300, 'librispeech_conformer': 700, 'librispeech_deepspeech': 300, 'wmt': 300,
+    'imagenet_vit': 300, 'librispeech_conformer': 700, 'librispeech_deepspeech': 800, 'wmt': 300,
 }
 # Conformer: a CTC model sits on its blank-and-unigram plateau (train loss ~4.5 nats per token, WER 1.0) for
 # its first ~400 lite steps whatever the configuration (4 adamw points at 400 steps all ended at WER 1.0;
 # NAdamW at lr 0.004 first went below 1.0 at step ~450-500 and reached 0.95 by 600), so 700 steps leave a
 # target clearly below the plateau; ~61 s of JAX steps (the slower framework there) at 0.087 s each.
+# DeepSpeech (width 64): the same plateau, left later; NAdamW at lr 0.01 first went below WER 1.0 at step ~570
+# and reached 0.93 at 800 (lr 0.004: still 1.0 at 800), ~80 s of PyTorch steps at ~0.1 s each.
 # Seconds between evals during the protocol. MNIST: an eval costs 0.011 s at load ~1.5 and ~0.02 s at load ~3
 # (median eval_sec of the 5,860- and 1,500-step re-runs), so 0.1 s keeps evals at 10-17 % of the run (the rules'
 # 10-20 %, derive.py) while giving ~20 evals before the target (about 2 s in), so the period stays. Conformer:
-# an eval (64 + 31 + 35 utterances) costs ~0.8 s in JAX, so 5 s keeps evals near 15 % of a run.
-DEFAULT_EVAL_PERIOD_SEC = {'mnist': 0.1, 'criteo1tb': 0.2, 'ogbg': 1.0, 'fastmri': 1.0, 'librispeech_conformer': 5.0}
+# an eval (64 + 31 + 35 utterances) costs ~0.8 s in JAX, so 5 s keeps evals near 15 % of a run; DeepSpeech's
+# evals cost about the same.
+DEFAULT_EVAL_PERIOD_SEC = {'mnist': 0.1, 'criteo1tb': 0.2, 'ogbg': 1.0, 'fastmri': 1.0, 'librispeech_conformer': 5.0,
+                           'librispeech_deepspeech': 5.0}
 # The probe of step 0: the first point of this algorithm's search, in each framework.
 PROBE_ALGORITHM = 'nadamw'
 JAX_CACHE_ENV = 'ALGOPERF_JAX_CACHE_DIR'
@@ -218,6 +228,11 @@ def main(argv):
     raise app.UsageError('--num_trials and --num_seeds must be at least 1 (the protocol: 20 and 5 at lite scale).')
   if FLAGS.scale == 'smoke' and not FLAGS.output:
     raise app.UsageError('--scale=smoke needs --output (smoke targets are not the workload\'s lite targets).')
+  if FLAGS.search_workers < 1:
+    raise app.UsageError('--search_workers must be at least 1.')
+  if FLAGS.search_workers > 1 and (FLAGS.executor != 'local' or not FLAGS.isolate_trials):
+    raise app.UsageError('--search_workers runs trial processes side by side on this machine: it needs '
+                         '--executor=local and --isolate_trials.')
   if FLAGS.framework == 'slower' and not FLAGS.isolate_trials:
     raise app.UsageError('--framework=slower runs a probe in each framework, which needs --isolate_trials; or name '
                          'the framework with --framework=jax or --framework=pytorch.')
@@ -309,6 +324,7 @@ def main(argv):
   except ValueError as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(2)
+  record['provenance']['invocations'][-1]['search_workers'] = FLAGS.search_workers
   if probe is not None:
     record['framework_probe'] = probe
   else:
@@ -331,11 +347,41 @@ def main(argv):
     write_json(output, record)
     return record['runs'][run_id]
 
+  def run_side_by_side(todo: List[Tuple[str, Dict[str, Any], int]], workers: int) -> None:
+    """Runs these (run id, hyperparameters, seed) `workers` at a time, each trial process on one thread, and
+    records each run as it ends (this thread alone writes the file)."""
+    executors: 'queue.Queue' = queue.Queue()
+    for _ in range(workers):
+      executors.put(trial_process.TrialExecutor(memory_gb=FLAGS.trial_memory_gb, timeout_sec=FLAGS.trial_timeout_sec,
+                                                env=trial_process.single_thread_env()))
+
+    def one(number: int, run_id: str, hyperparameters: Dict[str, Any], seed: int):
+      side_executor = executors.get()
+      try:
+        label = f'[{number}/{total}] {workload} {run_id}'
+        spec = spec_for(framework, os.path.join(experiment_dir, run_id), hyperparameters, seed, label)
+        return run_id, execute(spec, side_executor, hyperparameters, seed)
+      finally:
+        executors.put(side_executor)
+
+    pool = concurrent.futures.ThreadPoolExecutor(workers)
+    try:
+      futures = [pool.submit(one, len(record['runs']) + k + 1, *item) for k, item in enumerate(todo)]
+      for future in concurrent.futures.as_completed(futures):
+        run_id, rec = future.result()
+        record['runs'][run_id] = dict(rec, side_by_side=workers)
+        write_json(output, record)
+    finally:
+      pool.shutdown(wait=False, cancel_futures=True)
+      while not executors.empty():  # Idle workers; a stopped run's worker dies with this process.
+        executors.get().close()
+
   try:
-    search = {}
-    for algorithm in search_spaces.ALGORITHMS:
-      for i in range(FLAGS.num_trials):
-        search[f'{algorithm}/trial_{i + 1}'] = run(f'{algorithm}/trial_{i + 1}', *search_point(algorithm, i))
+    points = [(f'{algorithm}/trial_{i + 1}', *search_point(algorithm, i))
+              for algorithm in search_spaces.ALGORITHMS for i in range(FLAGS.num_trials)]
+    if FLAGS.search_workers > 1:
+      run_side_by_side([p for p in points if p[0] not in record['runs']], FLAGS.search_workers)
+    search = {run_id: run(run_id, hyperparameters, seed) for run_id, hyperparameters, seed in points}
     best_id = next(k for k, v in search.items() if v is derive.best_run(list(search.values()), minimized))
     best = search[best_id]
     if FLAGS.retime_reruns:

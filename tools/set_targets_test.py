@@ -93,3 +93,41 @@ def test_protocol_writes_targets_with_provenance_and_resumes(tmp_path):
     else:
       assert proc.returncode == 0, proc.stderr[-2000:]
       assert f'({other}) targets:' in proc.stdout and '7 of 7 runs already recorded' in proc.stdout
+
+
+def _meta(experiment_dir, run_id):
+  with open(os.path.join(experiment_dir, run_id, 'meta_data_0.json')) as f:
+    return json.load(f)
+
+
+def test_search_side_by_side_on_one_thread_each_and_reruns_on_all(tmp_path):
+  output, experiment_dir = str(tmp_path / 'targets.json'), str(tmp_path / 'runs')
+  out = _run(output, experiment_dir, '--framework=pytorch', '--search_workers=2')
+  with open(output) as f:
+    record = json.load(f)
+  runs = record['runs']
+  search_ids = [f'{a}/trial_1' for a in ('adamw', 'nadamw', 'nesterov', 'momentum')]
+  assert all(runs[k]['status'] == 'completed' and runs[k]['global_step'] == 4 for k in runs)
+  assert all(runs[k]['side_by_side'] == 2 for k in search_ids)
+  assert not any('side_by_side' in runs[f'rerun/seed_{k}'] for k in (1, 2, 3))
+  assert record['provenance']['invocations'][0]['search_workers'] == 2
+  # Each search run's numbered line once, whatever order the runs ended in; the re-runs after them, in order.
+  assert sorted(line.split(']')[0] for line in out.splitlines() if '/trial_1:' in line) == [
+      f'[{n}/7' for n in (1, 2, 3, 4)]
+  assert '[5/7] mnist rerun/seed_1' in out and '[7/7] mnist rerun/seed_3' in out
+  for run_id in search_ids:  # The search's trial processes ran on one thread ...
+    meta = _meta(experiment_dir, run_id)
+    assert meta['torch.num_threads'] == 1 and meta['env.OMP_NUM_THREADS'] == '1'
+    assert 'intra_op_parallelism_threads=1' in meta['env.XLA_FLAGS']
+  # ... the re-runs, which set the budget, on the threads this process has.
+  rerun = _meta(experiment_dir, 'rerun/seed_1')
+  assert rerun['env.OMP_NUM_THREADS'] == os.environ.get('OMP_NUM_THREADS')
+  assert 'intra_op_parallelism_threads=1' not in (rerun['env.XLA_FLAGS'] or '')
+
+  # The same points as one at a time: the side-by-side search draws nothing differently.
+  sequential_output = str(tmp_path / 'sequential.json')
+  _run(sequential_output, str(tmp_path / 'sequential_runs'), '--framework=pytorch')
+  with open(sequential_output) as f:
+    sequential = json.load(f)['runs']
+  assert {k: (runs[k]['hyperparameters'], runs[k]['seed']) for k in runs} == {
+      k: (sequential[k]['hyperparameters'], sequential[k]['seed']) for k in sequential}
