@@ -410,6 +410,10 @@ def main(argv):
           f'{os.cpu_count()} CPUs: other jobs shared the machine, so the budget below is too large; rerun this '
           'command with --retime_reruns on a quiet machine.', file=sys.stderr, flush=True)
   result = derive.derive(reruns, steps, minimized)
+  trivial = derive.trivial_target(metric, result['targets']['validation_target_value'], minimized)
+  if trivial:  # The runs stay recorded; no targets are written.
+    print(f'error: {trivial}; move {output} aside and run the protocol again with more --steps.', file=sys.stderr)
+    sys.exit(1)
   record['best_configuration'] = {'run': best_id, 'hyperparameters': best['hyperparameters']}
   record['targets'] = dict(result['targets'], target_metric=metric, minimized=minimized)
   record['derivation'] = result['derivation']

@@ -42,6 +42,10 @@ BUDGET_RESOLUTION_SEC = 0.1
 TARGET_SETTING_STEP_FRACTION = 0.75
 EVAL_COST_FRACTION = 0.15
 MIN_EVAL_PERIOD_SEC = 0.05
+# Values a model scores by predicting nothing: an empty transcript has WER 1.0 (every reference word deleted),
+# the plateau a CTC model sits on before it learns to emit words. A target no better than this would be reached
+# by an untrained model's blank output, so the protocol refuses it.
+EMPTY_PREDICTION_VALUES = {'wer': 1.0}
 
 
 def is_better(a: float, b: float, minimized: bool) -> bool:
@@ -52,6 +56,15 @@ def reaches(value: Optional[float], target: float, minimized: bool) -> bool:
   if value is None or not math.isfinite(value):
     return False
   return value <= target if minimized else value >= target
+
+
+def trivial_target(metric: str, target: float, minimized: bool) -> Optional[str]:
+  """One sentence when `target` is no better than what an empty prediction scores on `metric`; else None."""
+  empty = EMPTY_PREDICTION_VALUES.get(metric)
+  if empty is None or is_better(target, empty, minimized):
+    return None
+  return (f'the validation target {metric} {target:.6g} is no better than the {empty:g} an empty prediction '
+          'scores, so an untrained model would reach it: the step budget is too short for this workload')
 
 
 def best_run(runs: Sequence[Dict[str, Any]], minimized: bool) -> Dict[str, Any]:

@@ -107,7 +107,8 @@ def test_the_protocol_framework_is_the_slower_and_a_faster_one_stands_within_a_t
 
 
 def test_every_committed_probe_admits_its_files_framework():
-  """A protocol file that records a framework probe was set in a framework the probe lets stand."""
+  """Every protocol file's validation target beats an empty prediction, and one that records a framework probe
+  was set in a framework the probe lets stand."""
   import glob  # pylint: disable=import-outside-toplevel
   import json  # pylint: disable=import-outside-toplevel
   import os  # pylint: disable=import-outside-toplevel
@@ -116,11 +117,24 @@ def test_every_committed_probe_admits_its_files_framework():
   for path in sorted(glob.glob(os.path.join(root, '*', 'lite_targets*.json'))):
     with open(path) as f:
       record = json.load(f)
+    targets = record.get('targets')
+    if targets is None:
+      continue
+    assert derive.trivial_target(targets['target_metric'], targets['validation_target_value'],
+                                 targets['minimized']) is None, path
     probe = record.get('framework_probe')
-    if probe is None or record.get('targets') is None:
+    if probe is None:
       continue
     probed += 1
     assert probe['settings']['steps'] == record['settings']['steps'], path
     assert probe['chosen'] == derive.slower_framework(probe['runs']), path
     assert derive.framework_stands(record['settings']['framework'], probe['runs']), path
   assert probed >= 3  # MNIST, Criteo and OGBG at least (stop 30).
+
+
+def test_a_wer_target_an_empty_transcript_reaches_is_refused():
+  # An empty transcript deletes every reference word: WER 1.0, the CTC plateau.
+  assert 'an untrained model would reach it' in derive.trivial_target('wer', 1.0, True)
+  assert derive.trivial_target('wer', 1.2, True) is not None
+  assert derive.trivial_target('wer', 0.9655, True) is None
+  assert derive.trivial_target('accuracy', 0.1, False) is None  # No known empty-prediction value.
