@@ -65,8 +65,8 @@ flags.DEFINE_boolean('retime_reruns', False, 'Run the re-runs of the best config
                      'under "replaced_reruns".')
 flags.DEFINE_integer('search_workers', 1, 'Search runs side by side, each in its own trial process on one CPU '
                      'thread (the re-runs, which set the budget, always run one at a time on every thread). On a '
-                     '2-core machine 2 about halves the search\'s wall time: a run\'s result at its fixed step '
-                     'budget does not depend on it, beyond which steps its time-based evals fall on.')
+                     '2-core machine 2 gave ~1.6x the search\'s throughput (lite DeepSpeech): a run\'s result at its '
+                     'fixed step budget does not depend on it, beyond which steps its time-based evals fall on.')
 trial_process.define_flags(flags)
 FLAGS = flags.FLAGS
 
@@ -96,7 +96,7 @@ DEFAULT_STEPS = {
 # (median eval_sec of the 5,860- and 1,500-step re-runs), so 0.1 s keeps evals at 10-17 % of the run (the rules'
 # 10-20 %, derive.py) while giving ~20 evals before the target (about 2 s in), so the period stays. Conformer:
 # an eval (64 + 31 + 35 utterances) costs ~0.8 s in JAX, so 5 s keeps evals near 15 % of a run; DeepSpeech's
-# evals cost about the same.
+# (PyTorch) cost ~1.1 s (median of its re-runs), so the same 5 s.
 DEFAULT_EVAL_PERIOD_SEC = {'mnist': 0.1, 'criteo1tb': 0.2, 'ogbg': 1.0, 'fastmri': 1.0, 'librispeech_conformer': 5.0,
                            'librispeech_deepspeech': 5.0}
 # The probe of step 0: the first point of this algorithm's search, in each framework.
@@ -338,12 +338,16 @@ def main(argv):
         f'{FLAGS.num_trials} trials + {FLAGS.num_seeds} re-runs at {steps} steps, eval every {eval_period}s; '
         f'{len(record["runs"])} of {total} runs already recorded in {output}', flush=True)
 
+  def launch(number: int, run_id: str, hyperparameters: Dict[str, Any], seed: int, run_executor) -> Dict[str, Any]:
+    """Run number `number` of the protocol, in its folder under the experiment folder; its record."""
+    spec = spec_for(framework, os.path.join(experiment_dir, run_id), hyperparameters, seed,
+                    f'[{number}/{total}] {workload} {run_id}')
+    return execute(spec, run_executor, hyperparameters, seed)
+
   def run(run_id: str, hyperparameters: Dict[str, Any], seed: int) -> Dict[str, Any]:
     if run_id in record['runs']:
       return record['runs'][run_id]
-    label = f'[{len(record["runs"]) + 1}/{total}] {workload} {run_id}'
-    spec = spec_for(framework, os.path.join(experiment_dir, run_id), hyperparameters, seed, label)
-    record['runs'][run_id] = execute(spec, executor, hyperparameters, seed)
+    record['runs'][run_id] = launch(len(record['runs']) + 1, run_id, hyperparameters, seed, executor)
     write_json(output, record)
     return record['runs'][run_id]
 
@@ -358,9 +362,7 @@ def main(argv):
     def one(number: int, run_id: str, hyperparameters: Dict[str, Any], seed: int):
       side_executor = executors.get()
       try:
-        label = f'[{number}/{total}] {workload} {run_id}'
-        spec = spec_for(framework, os.path.join(experiment_dir, run_id), hyperparameters, seed, label)
-        return run_id, execute(spec, side_executor, hyperparameters, seed)
+        return run_id, launch(number, run_id, hyperparameters, seed, side_executor)
       finally:
         executors.put(side_executor)
 
