@@ -7,7 +7,7 @@ shuffles whole rows per epoch (array_pipeline), so batch k is a pure function of
 shuffles examples before packing, in a stream; the difference is which examples share a row.
 Eval examples are not packed; they are truncated to `max_len` (the last kept token becomes EOS) so that
 every split keeps its size, and padded with 0. Token weights are `targets > 0`. With `max_tokens` (lite), a
-split's eval examples are instead its first pairs whose two sides both fit in that many tokens.
+split's eval examples are instead its first pairs whose two sides both fit in that many tokens, in rows that wide.
 """
 import os
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
@@ -92,9 +92,10 @@ def eval_arrays(data_dir: str, split: str, tokenizer: Tokenizer, num_examples: i
     inputs, targets = tokenizer.encode(source), tokenizer.encode(target)
   else:
     inputs, targets = short_pairs(data_dir, split, tokenizer, num_examples, max_tokens)
+  width = max_tokens or max_len  # Short pairs need no wider rows: the encoder and beam search run on fewer positions.
   return {
-      'inputs': pad([truncate(ids, max_len) for ids in inputs], max_len),
-      'targets': pad([truncate(ids, max_len) for ids in targets], max_len),
+      'inputs': pad([truncate(ids, width) for ids in inputs], width),
+      'targets': pad([truncate(ids, width) for ids in targets], width),
   }
 
 
