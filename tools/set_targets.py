@@ -84,7 +84,7 @@ ALGORITHMS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'targe
 # cost ~21 % of a trial at a tenth of the time to target (derive.py's rule).
 DEFAULT_STEPS = {
     'mnist': 5_860, 'criteo1tb': 100, 'ogbg': 600, 'fastmri': 150, 'cifar': 400, 'imagenet_resnet': 300,
-    'imagenet_vit': 300, 'librispeech_conformer': 700, 'librispeech_deepspeech': 800, 'wmt': 300,
+    'imagenet_vit': 300, 'librispeech_conformer': 700, 'librispeech_deepspeech': 800, 'wmt': 400,
 }
 # Conformer: a CTC model sits on its blank-and-unigram plateau (train loss ~4.5 nats per token, WER 1.0) for
 # its first ~400 lite steps whatever the configuration (4 adamw points at 400 steps all ended at WER 1.0;
@@ -92,13 +92,17 @@ DEFAULT_STEPS = {
 # target clearly below the plateau; ~61 s of JAX steps (the slower framework there) at 0.087 s each.
 # DeepSpeech (width 64): the same plateau, left later; NAdamW at lr 0.01 first went below WER 1.0 at step ~570
 # and reached 0.93 at 800 (lr 0.004: still 1.0 at 800), ~80 s of PyTorch steps at ~0.1 s each.
+# WMT: the NAdamW baseline's first point (step_hint 533) went from validation BLEU ~0 to 4.4 (JAX) / 3.2
+# (PyTorch) between steps 100 and 320 and gained little after 400 (5.4 / 3.2 at 533); 400 steps cost ~56 s of
+# JAX steps on two threads (0.14 s each), ~104 s on one.
 # Seconds between evals during the protocol. MNIST: an eval costs 0.011 s at load ~1.5 and ~0.02 s at load ~3
 # (median eval_sec of the 5,860- and 1,500-step re-runs), so 0.1 s keeps evals at 10-17 % of the run (the rules'
 # 10-20 %, derive.py) while giving ~20 evals before the target (about 2 s in), so the period stays. Conformer:
 # an eval (64 + 31 + 35 utterances) costs ~0.8 s in JAX, so 5 s keeps evals near 15 % of a run; DeepSpeech's
-# (PyTorch) cost ~1.1 s (median of its re-runs), so the same 5 s.
+# (PyTorch) cost ~1.1 s (median of its re-runs), so the same 5 s. WMT: an eval (3 x 64 short pairs, beam
+# search up to 32 tokens) costs ~1.5 s on two threads and ~2 s on one, so 6 s.
 DEFAULT_EVAL_PERIOD_SEC = {'mnist': 0.1, 'criteo1tb': 0.2, 'ogbg': 1.0, 'fastmri': 1.0, 'librispeech_conformer': 5.0,
-                           'librispeech_deepspeech': 5.0}
+                           'librispeech_deepspeech': 5.0, 'wmt': 6.0}
 # The probe of step 0: the first point of this algorithm's search, in each framework.
 PROBE_ALGORITHM = 'nadamw'
 JAX_CACHE_ENV = 'ALGOPERF_JAX_CACHE_DIR'

@@ -6,10 +6,11 @@ are packed into rows of `max_len` tokens (packing.py), once, in file order; the 
 shuffles whole rows per epoch (array_pipeline), so batch k is a pure function of (seed, k). Upstream
 shuffles examples before packing, in a stream; the difference is which examples share a row.
 Eval examples are not packed; they are truncated to `max_len` (the last kept token becomes EOS) so that
-every split keeps its size, and padded with 0. Token weights are `targets > 0`.
+every split keeps its size, and padded with 0. Token weights are `targets > 0`. With `max_tokens` (lite), a
+split's eval examples are instead its first pairs whose two sides both fit in that many tokens, in rows that wide.
 """
 import os
-from typing import Dict, Iterator, List, Sequence, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -30,8 +31,8 @@ def text_path(data_dir: str, split: str, lang: str) -> str:
   return os.path.join(dataset_dir(data_dir), f'{SPLIT_FILES[split]}.{lang}')
 
 
-def read_pairs(data_dir: str, split: str, num_examples: int) -> Tuple[List[str], List[str]]:
-  """The first `num_examples` (German, English) lines of a split; checks the files are line-aligned."""
+def read_pairs(data_dir: str, split: str, num_examples: Optional[int]) -> Tuple[List[str], List[str]]:
+  """The first `num_examples` (None: all) (German, English) lines of a split; checks the files are line-aligned."""
   sides = []
   for lang in LANGUAGES:
     path = text_path(data_dir, split, lang)
@@ -47,6 +48,8 @@ def read_pairs(data_dir: str, split: str, num_examples: int) -> Tuple[List[str],
     name = SPLIT_FILES[split]
     raise ValueError(f'{dataset_dir(data_dir)}: {name}.de has {len(source)} lines but {name}.en has '
                      f'{len(target)}; rebuild with ' + MAKE_DATASETS.format(data_dir=data_dir))
+  if num_examples is None:
+    return source, target
   if len(source) < num_examples:
     raise ValueError(f'{dataset_dir(data_dir)} holds {len(source)} {SPLIT_FILES[split]} pairs, but this scale needs '
                      f'{num_examples}; choose the scale that matches the data (--scale=lite for the DDTP pairs '
@@ -82,13 +85,36 @@ def packed_train_rows(data_dir: str, tokenizer: Tokenizer, num_examples: int, ma
   return rows
 
 
-def eval_arrays(data_dir: str, split: str, tokenizer: Tokenizer, num_examples: int,
-                max_len: int) -> Dict[str, np.ndarray]:
-  source, target = read_pairs(data_dir, split, num_examples)
+def eval_arrays(data_dir: str, split: str, tokenizer: Tokenizer, num_examples: int, max_len: int,
+                max_tokens: Optional[int] = None) -> Dict[str, np.ndarray]:
+  if max_tokens is None:
+    source, target = read_pairs(data_dir, split, num_examples)
+    inputs, targets = tokenizer.encode(source), tokenizer.encode(target)
+  else:
+    inputs, targets = short_pairs(data_dir, split, tokenizer, num_examples, max_tokens)
+  width = max_tokens or max_len  # Short pairs need no wider rows: the encoder and beam search run on fewer positions.
   return {
-      'inputs': pad([truncate(ids, max_len) for ids in tokenizer.encode(source)], max_len),
-      'targets': pad([truncate(ids, max_len) for ids in tokenizer.encode(target)], max_len),
+      'inputs': pad([truncate(ids, width) for ids in inputs], width),
+      'targets': pad([truncate(ids, width) for ids in targets], width),
   }
+
+
+def short_pairs(data_dir: str, split: str, tokenizer: Tokenizer, num_examples: int, max_tokens: int,
+                chunk: int = 1024) -> Tuple[List[np.ndarray], List[np.ndarray]]:
+  """The ids of the first `num_examples` pairs of a split whose source and target both have at most
+  `max_tokens` tokens (EOS included), in file order."""
+  source, target = read_pairs(data_dir, split, None)
+  inputs, targets = [], []
+  for start in range(0, len(source), chunk):  # Tokenizes only as far as needed (the train file is long).
+    for src, tgt in zip(tokenizer.encode(source[start:start + chunk]), tokenizer.encode(target[start:start + chunk])):
+      if len(src) <= max_tokens and len(tgt) <= max_tokens:
+        inputs.append(src)
+        targets.append(tgt)
+    if len(inputs) >= num_examples:
+      return inputs[:num_examples], targets[:num_examples]
+  raise ValueError(f'{dataset_dir(data_dir)}: only {len(inputs)} {SPLIT_FILES[split]} pairs have both sides within '
+                   f'{max_tokens} tokens, but this scale evaluates {num_examples}; rebuild the dataset with '
+                   + MAKE_DATASETS.format(data_dir=data_dir))
 
 
 def train_batches(rows: Dict[str, np.ndarray], batch_size: int, seed: int, start_step: int = 0) -> Iterator[Dict]:

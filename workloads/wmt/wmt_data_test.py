@@ -157,3 +157,21 @@ def test_a_scale_larger_than_the_data_says_which_scale_to_use():
   lite = registry.import_workload('wmt', 'jax', scale='lite')
   with pytest.raises(ValueError, match='--scale=lite'):
     input_pipeline.read_pairs(DATA_DIR, 'train', lite.num_train_examples)
+
+
+def test_short_eval_pairs_are_the_first_that_fit_on_both_sides():
+  workload = _workload()
+  tok = workload._tokenizer(DATA_DIR)  # pylint: disable=protected-access
+  source, target = input_pipeline.read_pairs(DATA_DIR, 'validation', None)
+  ids = list(zip(tok.encode(source), tok.encode(target)))
+  fits = [i for i, (s, t) in enumerate(ids) if len(s) <= 20 and len(t) <= 20]
+  assert 4 <= len(fits) < len(ids)  # The fixture has pairs on both sides of the limit.
+  # Chunks of 5 lines: the selection must not depend on where the tokenizer's chunks fall.
+  inputs, targets = input_pipeline.short_pairs(DATA_DIR, 'validation', tok, 4, 20, chunk=5)
+  for k, i in enumerate(fits[:4]):
+    np.testing.assert_array_equal(inputs[k], ids[i][0])
+    np.testing.assert_array_equal(targets[k], ids[i][1])
+  with pytest.raises(ValueError, match=f'only {len(fits)} validation pairs have both sides within 20 tokens'):
+    input_pipeline.short_pairs(DATA_DIR, 'validation', tok, len(fits) + 1, 20)
+  arrays = input_pipeline.eval_arrays(DATA_DIR, 'validation', tok, 4, 24, max_tokens=20)
+  assert arrays['inputs'].shape == arrays['targets'].shape == (4, 20)  # Rows as wide as the limit, not max_len.

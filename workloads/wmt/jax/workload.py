@@ -88,7 +88,8 @@ class WmtWorkload(JaxWorkloadMixin, base.BaseWmtWorkload):
 
   def _eval_batch(self, params, batch, model_state, rng):
     totals = {k: np.asarray(v) for k, v in super()._eval_batch(params, batch, model_state, rng).items()}
-    predictions = self.predict(params, batch['inputs'])
+    # Translations as long as the eval rows are wide: max_len at full scale (upstream's 256), 32 at lite.
+    predictions = self.predict(params, batch['inputs'], max_decode_len=batch['targets'].shape[1])
     totals.update(self.bleu_stats(predictions, np.asarray(batch['targets']), np.asarray(batch['weights'])))
     return totals
 

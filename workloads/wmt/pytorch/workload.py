@@ -77,7 +77,8 @@ class WmtWorkload(PyTorchWorkloadMixin, base.BaseWmtWorkload):
 
   def _eval_batch(self, params, batch, model_state, rng):
     totals = super()._eval_batch(params, batch, model_state, rng)  # Loss and accuracy, summed over ranks.
-    predictions = self.predict(params, batch['inputs'])
+    # Translations as long as the eval rows are wide: max_len at full scale (upstream's 256), 32 at lite.
+    predictions = self.predict(params, batch['inputs'], max_decode_len=batch['targets'].shape[1])
     stats = self.bleu_stats(predictions, batch['targets'].cpu().numpy(), batch['weights'].cpu().numpy())
     _, world = self._rank_and_world()
     if world > 1:
