@@ -53,7 +53,8 @@ def score_submission_on_workload(submission_path: str, workload_name: str, frame
                                  skip_evals: bool = False, imagenet_v2_data_dir: Optional[str] = None,
                                  hparam_start_index: Optional[int] = None, hparam_end_index: Optional[int] = None,
                                  flag_values=None, study: int = 0,
-                                 executor=None, jax_layout: str = 'auto') -> List[trials_lib.TrialResult]:
+                                 executor=None, jax_layout: str = 'auto',
+                                 checkpoint_period_sec: float = 0.0) -> List[trials_lib.TrialResult]:
   """Runs the trials of one submission on one workload into `log_dir`; returns their TrialResults.
 
   Trial i's seed comes from (rng_seed, submission folder, workload, study, i), as in the benchmark. With an
@@ -75,7 +76,8 @@ def score_submission_on_workload(submission_path: str, workload_name: str, frame
       points[:end], submission_path=submission_path, workload=workload_name, framework=framework, study=study,
       base_seed=rng_seed, log_dir=log_dir, first_trial=hparam_start_index or 0, ruleset=ruleset,
       rules_version=rules_version, scale=scale, data_dir=data_dir, imagenet_v2_data_dir=imagenet_v2_data_dir,
-      max_global_steps=max_global_steps, save_checkpoints=save_checkpoints, skip_evals=skip_evals,
+      max_global_steps=max_global_steps, save_checkpoints=save_checkpoints,
+      checkpoint_period_sec=checkpoint_period_sec, skip_evals=skip_evals,
       flags=dict(flag_values or {}), jax_layout=jax_layout)
   results = []
   for spec in specs:

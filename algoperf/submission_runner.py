@@ -36,6 +36,8 @@ flags.DEFINE_string('experiment_dir', None, 'Root folder of the logs.')
 flags.DEFINE_string('experiment_name', None, 'Name of this run (a sub-folder of experiment_dir).')
 flags.DEFINE_boolean('torch_compile', False, 'torch.compile the model (upstream defaults to True on GPU).')
 flags.DEFINE_boolean('save_checkpoints', True, 'Save a checkpoint after every eval.')
+flags.DEFINE_float('checkpoint_period_sec', 0.0, 'With --save_checkpoints: wall seconds between the checkpoints '
+                   'saved after evals (0: after every eval, as upstream); the end of a trial always saves one.')
 flags.DEFINE_boolean('save_intermediate_checkpoints', True, 'Kept for upstream compatibility.')
 flags.DEFINE_boolean('resume_last_run', False, 'Continue the trials in the experiment folder.')
 flags.DEFINE_boolean('append_timestamp', False, 'Append a timestamp to the experiment name.')
@@ -85,7 +87,7 @@ def main(argv):
         FLAGS.rules_version, FLAGS.max_global_steps, FLAGS.save_checkpoints, FLAGS.skip_evals,
         FLAGS.imagenet_v2_data_dir, FLAGS.hparam_start_index, FLAGS.hparam_end_index,
         flag_values=FLAGS.flag_values_dict(), study=trials.study_index(experiment_name), executor=executor,
-        jax_layout=FLAGS.jax_layout)
+        jax_layout=FLAGS.jax_layout, checkpoint_period_sec=FLAGS.checkpoint_period_sec)
   except (ValueError, FileNotFoundError) as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(2)

@@ -42,6 +42,7 @@ class TrialSpec:
   imagenet_v2_data_dir: Optional[str] = None
   max_global_steps: Optional[int] = None
   save_checkpoints: bool = True
+  checkpoint_period_sec: float = 0.0  # training_loop.TrialConfig's.
   skip_evals: bool = False
   flags: Dict[str, Any] = dataclasses.field(default_factory=dict)  # Recorded in flags_<n>.json.
   label: str = ''  # Prefix of the trial's progress lines.
@@ -167,7 +168,8 @@ def _run_trial(spec: TrialSpec, on_start: Optional[Callable[[float, str], None]]
   config = training_loop.TrialConfig(
       framework=spec.framework, ruleset=spec.ruleset, rules=rules,
       data_dir=spec.data_dir, imagenet_v2_data_dir=spec.imagenet_v2_data_dir,
-      max_global_steps=spec.max_global_steps, save_checkpoints=spec.save_checkpoints, skip_evals=spec.skip_evals,
+      max_global_steps=spec.max_global_steps, save_checkpoints=spec.save_checkpoints,
+      checkpoint_period_sec=spec.checkpoint_period_sec, skip_evals=spec.skip_evals,
       progress=_progress_printer(spec.label, spec.progress_every_sec))
   flags = dict(spec.flags, rng_seed=spec.seed, **({'env': dict(spec.env)} if spec.env else {}))
   return _train_and_record(make_workload, submission, batch_sizes, spec.hyperparameters, spec.seed,

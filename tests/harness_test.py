@@ -349,3 +349,28 @@ def test_a_resumed_trial_continues_from_the_batches_drawn_not_the_steps(tmp_path
                                      500, None, 0, trial_dir, config)
   assert info['global_step'] == 8
   assert resumed == uninterrupted[15:]
+
+
+@pytest.mark.parametrize('period_sec', [0.0, 25.0])
+def test_checkpoints_after_evals_keep_their_wall_period_and_the_last_is_the_end(tmp_path, monkeypatch, period_sec):
+  """Fake clock: a step is 1 s, an eval 10 s, an eval gate every 0.5 s of submission time (so after every step).
+  Period 0 saves after each of the 11 evals, as upstream; 25 s saves only once 25 s have passed since the
+  trial started or the last save (every third eval), and always at the end."""
+  monkeypatch.setattr(training_loop, 'Clock', FakeClock)
+  monkeypatch.setattr(FakeTimeMnist, 'period_sec', 0.5)
+  saves = []  # (clock time, step) of every checkpoint.
+  monkeypatch.setattr(training_loop.checkpoint_utils, 'save_checkpoint',
+                      lambda *args: saves.append((FakeClock.t, args[7])))
+  FakeClock.t, FakeClock.pending = 0.0, 0.0
+  config = training_loop.TrialConfig(framework='pytorch', ruleset='external', rules=rules_lib.get_rules('v0.6'),
+                                     data_dir=DATA_DIR, max_global_steps=11, checkpoint_period_sec=period_sec,
+                                     progress=None)
+  _, info = training_loop.train_once(FakeTimeMnist(scale='smoke'), _batch_recording_submission(1, []), 32, 500,
+                                     None, 0, str(tmp_path), config)
+  assert [step for step, _ in info['eval_results']] == list(range(1, 12))
+  steps = [step for _, step in saves]
+  if period_sec == 0.0:
+    assert steps == list(range(1, 12)) + [11]
+  else:  # Eval k ends at 11 k s: saves at 33, 66 and 99 s (steps 3, 6, 9), then the end (step 11, 121 s).
+    assert steps == [3, 6, 9, 11]
+    assert all(b - a >= period_sec for (a, _), (b, _) in zip(saves[:-2], saves[1:-1]))

@@ -72,6 +72,9 @@ flags.DEFINE_string('data_dir', os.environ.get('ALGOPERF_DATA_DIR', '~/algoperf_
 flags.DEFINE_integer('seed', 0, 'Base seed; every trial derives its own.')
 flags.DEFINE_integer('max_global_steps', None, 'Cap on steps per trial (for quick looks).')
 flags.DEFINE_float('progress_sec', 30.0, 'Seconds between progress lines within a long trial.')
+flags.DEFINE_float('checkpoint_period_sec', 60.0, 'Wall seconds between the checkpoints a trial saves after its '
+                   'evals (0: after every eval, as upstream); the end of a trial always saves one, and an '
+                   'interrupted trial resumes from its last.')
 trial_process.define_flags(flags)
 FLAGS = flags.FLAGS
 
@@ -186,7 +189,7 @@ def main(argv):
         experiment_dir, settings, FLAGS.submissions, FLAGS.framework, FLAGS.seed,
         compare_kernels=FLAGS.compare_kernels, retry_failed=FLAGS.retry_failed, data_dir=FLAGS.data_dir,
         max_global_steps=FLAGS.max_global_steps, progress_every_sec=FLAGS.progress_sec,
-        flags={'benchmark': True, 'scale': settings.scale, 'rules_version': settings.rules_version})
+        checkpoint_period_sec=FLAGS.checkpoint_period_sec, flags={'benchmark': True, 'scale': settings.scale, 'rules_version': settings.rules_version})
     stale = {} if FLAGS.score_only else plan_lib.stale_trials(plan)
     if stale:
       details = '; '.join(f'{w}: {what}' for w, what in stale.items())
