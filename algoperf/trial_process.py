@@ -22,7 +22,7 @@ import os
 import signal
 import time
 import traceback
-from typing import Dict, Iterator, Optional, Sequence, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 from algoperf import trials as trials_lib
 from algoperf.submission_loader import SubmissionError
@@ -34,11 +34,20 @@ STDERR_NAME = 'stderr.log'
 
 
 def single_thread_env() -> Dict[str, str]:
-  """The variables that keep a trial process (torch and XLA on the CPU) on one thread: for trials run side
-  by side on one machine. XLA flags already set here are kept."""
-  xla = ' '.join(filter(None, [os.environ.get('XLA_FLAGS', ''),
-                               '--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1']))
+  """The variables that keep torch (and BLAS) in a trial process on one thread, for trials run side by side on
+  one machine. XLA takes no thread count from the environment: it sizes its CPU pool by the CPUs the process
+  may run on, so side-by-side workers are also pinned to one CPU each (`TrialExecutor(cpus=...)`, `one_cpu`);
+  its Eigen flag keeps single ops on the calling thread. XLA flags already set here are kept."""
+  xla = ' '.join(filter(None, [os.environ.get('XLA_FLAGS', ''), '--xla_cpu_multi_thread_eigen=false']))
   return {'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1', 'OPENBLAS_NUM_THREADS': '1', 'XLA_FLAGS': xla}
+
+
+def one_cpu(k: int) -> List[int]:
+  """The k-th CPU this process may run on (round robin): worker k of a side-by-side run is pinned to it.
+  Measured under a protocol of two JAX workers with the variables alone: each still ran two busy XLA Eigen
+  threads (load ~4 on 2 cores); pinned before JAX is imported, a worker runs XLA's work on its own thread."""
+  cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else list(range(os.cpu_count() or 1))
+  return [cpus[k % len(cpus)]]
 
 
 def _die_with_parent() -> None:
@@ -51,12 +60,16 @@ def _die_with_parent() -> None:
     pass  # Not Linux: the worker notices a closed pipe at its next message instead.
 
 
-def _worker_main(conn, framework: str, parent_pid: int, env: Optional[Dict[str, str]] = None) -> None:
+def _worker_main(conn, framework: str, parent_pid: int, env: Optional[Dict[str, str]] = None,
+                 cpus: Optional[Sequence[int]] = None) -> None:
   """The worker's loop: one TrialSpec in, one ('done' | 'error', ...) message out, until None arrives."""
   _die_with_parent()
   if os.getppid() != parent_pid:
     return  # The parent died before the death signal was armed.
-  os.environ.update(env or {})  # Before JAX or torch is imported: they read their thread counts once.
+  # Before JAX or torch is imported: they read their thread counts (and XLA the CPUs it may use) once.
+  os.environ.update(env or {})
+  if cpus:
+    os.sched_setaffinity(0, cpus)
   import faulthandler  # pylint: disable=import-outside-toplevel
   from algoperf import runner  # pylint: disable=import-outside-toplevel
   faulthandler.enable()  # A fatal signal prints the Python stack to stderr, so trial.log shows where.
@@ -86,11 +99,11 @@ def _worker_main(conn, framework: str, parent_pid: int, env: Optional[Dict[str, 
 
 class _Worker:
 
-  def __init__(self, framework: str, env: Optional[Dict[str, str]] = None):
+  def __init__(self, framework: str, env: Optional[Dict[str, str]] = None, cpus: Optional[Sequence[int]] = None):
     context = multiprocessing.get_context('spawn')
     self.conn, child_conn = context.Pipe()
-    self.process = context.Process(target=_worker_main, args=(child_conn, framework, os.getpid(), env), daemon=True,
-                                   name=f'trial-worker-{framework}')
+    self.process = context.Process(target=_worker_main, args=(child_conn, framework, os.getpid(), env, cpus),
+                                   daemon=True, name=f'trial-worker-{framework}')
     self.process.start()
     child_conn.close()
 
@@ -127,9 +140,11 @@ class TrialExecutor:
   """Runs TrialSpecs in worker processes, one reusable worker per framework (see the module docstring)."""
 
   def __init__(self, memory_gb: Optional[float] = None, timeout_sec: Optional[float] = None,
-               poll_sec: float = 0.05, env: Optional[Dict[str, str]] = None):
-    """env: variables set in the trial processes (over this process's), e.g. single_thread_env()."""
+               poll_sec: float = 0.05, env: Optional[Dict[str, str]] = None, cpus: Optional[Sequence[int]] = None):
+    """env: variables set in the trial processes (over this process's), e.g. single_thread_env(); cpus: the CPUs
+    they may run on (None: this process's), e.g. one_cpu(k)."""
     self.env = env
+    self.cpus = None if cpus is None else list(cpus)
     self.memory_bytes = None if memory_gb is None else int(memory_gb * 2**30)
     self.memory_gb = memory_gb
     self.timeout_sec = timeout_sec
@@ -150,7 +165,7 @@ class TrialExecutor:
   def _worker(self, framework: str) -> _Worker:
     worker = self._workers.get(framework)
     if worker is None or not worker.process.is_alive():
-      worker = self._workers[framework] = _Worker(framework, self.env)
+      worker = self._workers[framework] = _Worker(framework, self.env, self.cpus)
     return worker
 
   def _discard(self, framework: str, graceful: bool) -> None:

@@ -63,8 +63,8 @@ flags.DEFINE_integer('seed', 0, 'Base seed of the Halton draws and of every run.
 flags.DEFINE_boolean('retime_reruns', False, 'Run the re-runs of the best configuration again (same seeds) and '
                      'derive again from them, e.g. when the machine is less loaded; the replaced records are kept '
                      'under "replaced_reruns".')
-flags.DEFINE_integer('search_workers', 1, 'Search runs side by side, each in its own trial process on one CPU '
-                     'thread (the re-runs, which set the budget, always run one at a time on every thread). On a '
+flags.DEFINE_integer('search_workers', 1, 'Search runs side by side, each in its own trial process pinned to one '
+                     'CPU, on one thread (the re-runs, which set the budget, always run one at a time on every thread). On a '
                      '2-core machine 2 gave ~1.6x the search\'s throughput (lite DeepSpeech): a run\'s result at its '
                      'fixed step budget does not depend on it, beyond which steps its time-based evals fall on.')
 trial_process.define_flags(flags)
@@ -359,9 +359,9 @@ def main(argv):
     """Runs these (run id, hyperparameters, seed) `workers` at a time, each trial process on one thread, and
     records each run as it ends (this thread alone writes the file)."""
     executors: 'queue.Queue' = queue.Queue()
-    for _ in range(workers):
+    for k in range(workers):
       executors.put(trial_process.TrialExecutor(memory_gb=FLAGS.trial_memory_gb, timeout_sec=FLAGS.trial_timeout_sec,
-                                                env=trial_process.single_thread_env()))
+                                                env=trial_process.single_thread_env(), cpus=trial_process.one_cpu(k)))
 
     def one(number: int, run_id: str, hyperparameters: Dict[str, Any], seed: int):
       side_executor = executors.get()

@@ -118,11 +118,12 @@ def test_search_side_by_side_on_one_thread_each_and_reruns_on_all(tmp_path):
   for run_id in search_ids:  # The search's trial processes ran on one thread ...
     meta = _meta(experiment_dir, run_id)
     assert meta['torch.num_threads'] == 1 and meta['env.OMP_NUM_THREADS'] == '1'
-    assert 'intra_op_parallelism_threads=1' in meta['env.XLA_FLAGS']
+    assert '--xla_cpu_multi_thread_eigen=false' in meta['env.XLA_FLAGS'] and len(meta['cpu.affinity']) == 1
   # ... the re-runs, which set the budget, on the threads this process has.
   rerun = _meta(experiment_dir, 'rerun/seed_1')
   assert rerun['env.OMP_NUM_THREADS'] == os.environ.get('OMP_NUM_THREADS')
-  assert 'intra_op_parallelism_threads=1' not in (rerun['env.XLA_FLAGS'] or '')
+  assert '--xla_cpu_multi_thread_eigen=false' not in (rerun['env.XLA_FLAGS'] or '')
+  assert rerun['cpu.affinity'] == sorted(os.sched_getaffinity(0))
 
   # The same points and seeds as one at a time: the side-by-side search draws nothing differently. (Which
   # point the re-runs repeat is not compared: evals fall on steps by submission time, so under load the best
