@@ -175,8 +175,8 @@ def system_info(framework: str) -> Dict[str, Any]:
       'os.platform': platform.platform(),
       'cpu.count': os.cpu_count(),
       'git.commit': _git_commit(),
-      # What sets the CPU threads of the trial (unset: every core), e.g. trial_process.single_thread_env() and
-      # one_cpu().
+      # What sets the CPU threads of the trial (unset: every core), e.g. trial_process.single_thread_env()
+      # and trial_process.one_cpu().
       'env.OMP_NUM_THREADS': os.environ.get('OMP_NUM_THREADS'),
       'env.XLA_FLAGS': os.environ.get('XLA_FLAGS'),
       'cpu.affinity': sorted(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else None,

@@ -171,8 +171,9 @@ def train_once(workload: spec.Workload, submission: types.ModuleType, global_bat
       if state.is_time_remaining:
         state = _run_eval(workload, global_eval_batch_size, model_params, model_state, step_keys[-1], config,
                           clock, state, eval_results, global_step, preemption_count, global_start_time, logger)
-        if config.save_checkpoints and clock.now() - last_checkpoint_time >= config.checkpoint_period_sec:
-          log_start = last_checkpoint_time = clock.now()
+        log_start = clock.now()
+        if config.save_checkpoints and log_start - last_checkpoint_time >= config.checkpoint_period_sec:
+          last_checkpoint_time = log_start
           state.batches_drawn = input_queue.drawn
           checkpoint_utils.save_checkpoint(trial_dir, framework, model_params, model_state, optimizer_state,
                                            state.to_dict(), eval_results, global_step, preemption_count)

@@ -189,7 +189,8 @@ def main(argv):
         experiment_dir, settings, FLAGS.submissions, FLAGS.framework, FLAGS.seed,
         compare_kernels=FLAGS.compare_kernels, retry_failed=FLAGS.retry_failed, data_dir=FLAGS.data_dir,
         max_global_steps=FLAGS.max_global_steps, progress_every_sec=FLAGS.progress_sec,
-        checkpoint_period_sec=FLAGS.checkpoint_period_sec, flags={'benchmark': True, 'scale': settings.scale, 'rules_version': settings.rules_version})
+        checkpoint_period_sec=FLAGS.checkpoint_period_sec,
+        flags={'benchmark': True, 'scale': settings.scale, 'rules_version': settings.rules_version})
     stale = {} if FLAGS.score_only else plan_lib.stale_trials(plan)
     if stale:
       details = '; '.join(f'{w}: {what}' for w, what in stale.items())
