@@ -5,6 +5,7 @@ import shutil
 
 import pytest
 
+from scoring import eval_logs
 from scoring import example_experiment as ex
 from scoring import leaderboard
 from scoring import problems as P
@@ -125,6 +126,22 @@ def test_missing_eval_file(tmp_path):
   root = small(tmp_path)
   first_csv(root).unlink()
   check_one_warning(root, P.MISSING, first_csv(root))
+
+
+def test_a_completed_trial_without_evals_is_a_miss_without_a_warning(tmp_path):
+  # The harness's trial that spent its budget before its first eval gate: status.json, no eval rows.
+  root = small(tmp_path)
+  missing = first_csv(root)
+  missing.unlink()
+  status = missing.parent / 'status.json'
+  status.write_text('{"status": "completed", "global_step": 1}')
+  assert leaderboard.score(experiment_dir=root, strict=True).warnings == []
+  experiment = eval_logs.read_experiment(root, 'v0.6', P.Problems(strict=True))
+  [trial] = [t for t in experiment.trials if t.directory == missing.parent]
+  assert trial.times.size == 0  # Read, and never reaches the target.
+  # A trial that failed (or whose status says nothing) before any eval still gets the warning.
+  status.write_text('{"status": "failed", "reason": "killed by signal 9"}')
+  check_one_warning(root, P.MISSING, missing)
 
 
 def test_both_frameworks_are_two_rows_or_filtered(tmp_path):
