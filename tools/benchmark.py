@@ -2,7 +2,7 @@
 
   bazel run //tools:benchmark                       # the quick suite: every submission in its published
                                                     # framework, both rulesets (see tools/suites/quick.json)
-  bazel run //tools:benchmark -- --suite=lite       # the overnight run (tools/suites/lite.json)
+  bazel run //tools:benchmark -- --suite=lite       # the long run: days on 2 cores (tools/suites/lite.json)
   bazel run //tools:benchmark -- --suite=full       # the published suite, for GPU machines
   bazel run //tools:benchmark -- --workloads=mnist --submissions=nadamw_baseline --framework=both \
       --num_studies=1 --num_trials=2 --experiment_dir=/tmp/bench
