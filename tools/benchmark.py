@@ -243,14 +243,16 @@ def write_results(experiment_dir: str, settings, plan) -> None:
   for ruleset in settings.rulesets:
     out = layout.leaderboard_dir(experiment_dir, ruleset, settings.rulesets)
     complete, unfinished = plan_lib.finished_workloads(plan, ruleset, FLAGS.retry_failed)
-    # Whole workloads only: a base with its held-out variant (v0.5), both finished.
-    bases = [w for w in complete if w not in rules.held_out.values()
-             and (w not in rules.held_out or rules.held_out[w] not in unfinished)]
+    bases, waiting = plan_lib.scorable_workloads(complete, unfinished, rules.held_out)
     for workload, count in unfinished.items():
       print(f'{ruleset} tuning: {workload} is not scored ({count}; rerun the command to finish it).')
+    for workload in waiting:
+      print(f'{ruleset} tuning: {workload} is finished but not scored until its held-out variant '
+            f'{rules.held_out[workload]} is ({settings.rules_version} scores the two together).')
     try:
       if not bases:
-        raise ScoringError('no workload has all its trials finished')
+        raise ScoringError('no workload has all its trials finished' + (
+            f' with its held-out variant ({", ".join(waiting)} wait for theirs)' if waiting else ''))
       result = leaderboard.write_leaderboard(
           experiment_dir=layout.ruleset_dir(experiment_dir, ruleset), output_dir=out, ruleset=ruleset,
           num_trials=settings.trials_per_study[ruleset], workloads=bases, **options)

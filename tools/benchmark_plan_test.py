@@ -234,6 +234,14 @@ def test_only_whole_workloads_count_as_finished(tmp_path):
       [], {'mnist': '1/2 finished', 'criteo1tb': '1/2 finished'})
 
 
+def test_a_base_workload_is_scored_only_with_its_held_out_variant():
+  held_out = {'criteo1tb': 'criteo1tb_embed_init', 'fastmri': 'fastmri_tanh'}
+  complete = ['criteo1tb', 'fastmri', 'ogbg', 'fastmri_tanh']
+  unfinished = {'criteo1tb_embed_init': '0/25 finished', 'wmt': '3/25 finished'}
+  assert plan_lib.scorable_workloads(complete, unfinished, held_out) == (['fastmri', 'ogbg'], ['criteo1tb'])
+  assert plan_lib.scorable_workloads(complete, unfinished, {}) == (complete, [])  # v0.6: no variants
+
+
 def write_meta(trial_dir, **fields):
   os.makedirs(trial_dir, exist_ok=True)
   with open(os.path.join(trial_dir, 'meta_data_0.json'), 'w') as f:

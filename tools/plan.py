@@ -36,7 +36,7 @@ import math
 import os
 import statistics
 import time
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from algoperf import rules as rules_lib
 
@@ -242,6 +242,16 @@ def finished_workloads(plan: Plan, ruleset: str, retry_failed: bool = False) -> 
       done[t.spec.workload] += trial_state(t.spec.trial_dir, retry_failed) in FINISHED
   complete = [w for w in total if done[w] == total[w]]
   return complete, {w: f'{done[w]}/{total[w]} finished' for w in total if done[w] < total[w]}
+
+
+def scorable_workloads(complete: Sequence[str], unfinished: Mapping[str, str],
+                       held_out: Mapping[str, str]) -> Tuple[List[str], List[str]]:
+  """(base workloads to score, finished bases waiting for their held-out variant): a base counts only with its
+  variant (held_out: {base: variant}, the rules'), so an interrupted v0.5 run scores whole pairs."""
+  variants = set(held_out.values())
+  bases = [w for w in complete if w not in variants]
+  waiting = [w for w in bases if held_out.get(w) in unfinished]
+  return [w for w in bases if w not in waiting], waiting
 
 
 # The estimate ----------------------------------------------------------------------------------------------
