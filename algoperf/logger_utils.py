@@ -17,6 +17,9 @@ from typing import Any, Dict, List, Optional
 
 from algoperf.atomic_files import atomic_write
 
+# How a trial ended (algoperf/trials.py record_status); the planner and the scorer read it too.
+STATUS_FILE = 'status.json'
+
 EVAL_TIME_COLUMNS = ('score', 'total_duration', 'accumulated_submission_time', 'accumulated_eval_time',
                      'accumulated_logging_time')
 

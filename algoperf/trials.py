@@ -256,7 +256,7 @@ def record_status(trial_dir: str, status: str, reason: str = '', global_step: Op
 
   A trial whose process died passes no step and no evals: the folder's eval rows supply them.
   """
-  path = os.path.join(trial_dir, 'status.json')
+  path = os.path.join(trial_dir, logger_utils.STATUS_FILE)
   previous = logger_utils.read_json(path) if os.path.exists(path) else {}
   rows = eval_results if eval_results else _eval_rows(trial_dir)
   if global_step is None:
@@ -274,7 +274,7 @@ def record_status(trial_dir: str, status: str, reason: str = '', global_step: Op
 
 def read_result(trial_dir: str) -> TrialResult:
   """The TrialResult recorded in a trial folder (status.json and eval_measurements.csv)."""
-  status = logger_utils.read_json(os.path.join(trial_dir, 'status.json'))
+  status = logger_utils.read_json(os.path.join(trial_dir, logger_utils.STATUS_FILE))
   rows = _eval_rows(trial_dir)
   return TrialResult(trial_dir, status['status'], float(status['submission_time']), int(status['global_step']),
                      status.get('reason', ''), rows[-1][1] if rows else None,

@@ -12,12 +12,12 @@ import re
 
 import numpy as np
 
+from algoperf import logger_utils
 from scoring import problems as P
 from scoring import targets as T
 
 EVAL_FILE = 'eval_measurements.csv'
 META_FILE = 'meta_data_0.json'
-STATUS_FILE = 'status.json'  # How the harness's trial ended (algoperf/trials.py record_status).
 TIME_COLUMNS = ('accumulated_submission_time', 'score')  # upstream's `score` equals the first
 FRAMEWORKS = ('jax', 'pytorch')
 
@@ -185,7 +185,7 @@ def _read_trial(submission, framework, study, workload, trial_dir, rules_version
     times, values = np.zeros(0), np.zeros(0)
     # A trial that ran to its end may have no eval: its first eval gate came after the budget (a first step,
     # compilation included, longer than a lite budget). A miss, and nothing wrong with the logs.
-    if _read_json_object(trial_dir / STATUS_FILE).get('status') != 'completed':
+    if _read_json_object(trial_dir / logger_utils.STATUS_FILE).get('status') != 'completed':
       problems.report(P.MISSING, path, 'file missing; the trial counts as a miss')
   return Trial(submission, framework, study, workload, trial_dir.name, trial_dir, target, times,
                values)

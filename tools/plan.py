@@ -38,6 +38,7 @@ import statistics
 import time
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
+from algoperf import logger_utils
 from algoperf import rules as rules_lib
 
 SUBMISSIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'submissions')
@@ -123,7 +124,7 @@ def frameworks_of(ruleset: str, name: str, choice: str, submissions_dir: str = S
 
 def trial_state(trial_dir: str, retry_failed: bool = False) -> str:
   """'new' (no folder), 'resume' (a folder without status.json) or the finished status it recorded."""
-  status_path = os.path.join(trial_dir, 'status.json')
+  status_path = os.path.join(trial_dir, logger_utils.STATUS_FILE)
   if os.path.exists(status_path):
     with open(status_path) as f:
       status = json.load(f).get('status')
@@ -283,7 +284,7 @@ def workload_budget_sec(workload: str, scale: str, rules_version: str) -> Option
 def measured_wall_sec(trial_dir: str) -> Optional[float]:
   """A finished trial's wall time, from its files: the first flags file to status.json."""
   flags = glob.glob(os.path.join(trial_dir, 'flags_*.json'))
-  status = os.path.join(trial_dir, 'status.json')
+  status = os.path.join(trial_dir, logger_utils.STATUS_FILE)
   if not flags or not os.path.exists(status):
     return None
   return max(0.0, os.path.getmtime(status) - min(os.path.getmtime(f) for f in flags))
@@ -307,7 +308,7 @@ def history(root: str) -> History:
 def _history(experiment_dirs: str) -> History:
   """history() of the experiment folders that the glob pattern `experiment_dirs` matches."""
   times = collections.defaultdict(list)
-  pattern = os.path.join(experiment_dirs, '*_tuning', '*', 'study_*', '*_*', 'trial_*', 'status.json')
+  pattern = os.path.join(experiment_dirs, '*_tuning', '*', 'study_*', '*_*', 'trial_*', logger_utils.STATUS_FILE)
   for status_path in glob.glob(pattern):
     trial_dir = os.path.dirname(status_path)
     parts = trial_dir.split(os.sep)
